@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Blocking znode operations over the async layer, and ensure-path. */
+#define ZKR_BUILDING 1
+#include "client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- ensure path --------------------------------------------------------- */
+
+struct ensure {
+    zkr_client_t *c;
+    char *path;
+    size_t level; /* length of the prefix being created */
+    int flags;
+    zkr__done_cb done;
+    void *ctx;
+};
+
+static int ensure_step(struct ensure *e);
+
+static void ensure_cb(zkr__op_t *op, int rc)
+{
+    struct ensure *e = op->ctx;
+    size_t full = strlen(e->path);
+    if (rc == ZKR_ENONODE) {
+        /* A parent is missing: go one level up. */
+        while (e->level > 1 && e->path[--e->level] != '/')
+            ;
+        if (e->level == 0)
+            e->level = 1;
+        rc = ensure_step(e);
+        if (rc == ZKR_OK)
+            return;
+    } else if (rc == ZKR_OK || rc == ZKR_ENODEEXISTS) {
+        if (e->level >= full) {
+            rc = ZKR_OK;
+        } else {
+            /* Go one level down again. */
+            e->level++;
+            while (e->level < full && e->path[e->level] != '/')
+                e->level++;
+            rc = ensure_step(e);
+            if (rc == ZKR_OK)
+                return;
+        }
+    }
+    e->done(e->ctx, rc);
+    free(e->path);
+    free(e);
+}
+
+static int ensure_step(struct ensure *e)
+{
+    char saved = e->path[e->level];
+    int rc;
+    e->path[e->level] = '\0';
+    rc = zkr__acreate(e->c, e->path, NULL, 0, e->flags, ensure_cb, e);
+    e->path[e->level] = saved;
+    return rc;
+}
+
+int zkr__aensure(zkr_client_t *c, const char *path, int flags,
+                 zkr__done_cb done, void *ctx)
+{
+    struct ensure *e;
+    int rc;
+    if ((rc = zkr_path_validate(path)) != ZKR_OK)
+        return rc;
+    if (strcmp(path, "/") == 0) {
+        done(ctx, ZKR_OK);
+        return ZKR_OK;
+    }
+    e = calloc(1, sizeof *e);
+    if (!e || !(e->path = strdup(path))) {
+        free(e);
+        return ZKR_ENOMEM;
+    }
+    e->c = c;
+    e->level = strlen(path);
+    e->flags = flags;
+    e->done = done;
+    e->ctx = ctx;
+    rc = ensure_step(e);
+    if (rc != ZKR_OK) {
+        free(e->path);
+        free(e);
+    }
+    return rc;
+}
+
+/* ---- blocking wrappers --------------------------------------------------- */
+
+struct sync {
+    zkr__waiter_t w;
+    char *data;
+    size_t len;
+    struct Stat stat;
+    int have_stat;
+    char **names;
+    int count;
+};
+
+static void sync_cb(zkr__op_t *op, int rc)
+{
+    struct sync *s = op->ctx;
+    if (rc == ZKR_OK) {
+        if (op->stat) {
+            s->stat = *op->stat;
+            s->have_stat = 1;
+        }
+        if (op->value) {
+            s->data = malloc((size_t)op->value_len + 1);
+            if (s->data) {
+                memcpy(s->data, op->value, (size_t)op->value_len);
+                s->data[op->value_len] = '\0';
+                s->len = (size_t)op->value_len;
+            } else {
+                rc = ZKR_ENOMEM;
+            }
+        } else if (op->stat && !op->strings) {
+            /* getData of an empty node: value is NULL. */
+        }
+        if (op->strings) {
+            int n = op->strings->count;
+            s->names = calloc((size_t)n + 1, sizeof *s->names);
+            if (!s->names)
+                rc = ZKR_ENOMEM;
+            for (int i = 0; s->names && i < n; i++) {
+                s->names[i] = strdup(op->strings->data[i]);
+                if (!s->names[i])
+                    rc = ZKR_ENOMEM;
+            }
+            s->count = n;
+        }
+    }
+    zkr__waiter_signal(&s->w, rc);
+}
+
+static void sync_reset(struct sync *s)
+{
+    free(s->data);
+    zkr_strings_free(s->names, s->count);
+    s->data = NULL;
+    s->names = NULL;
+    s->count = 0;
+    s->len = 0;
+    s->have_stat = 0;
+    s->w.done = 0;
+}
+
+enum sop { S_CREATE, S_DELETE, S_EXISTS, S_GET, S_SET, S_CHILDREN };
+
+static int run(zkr_client_t *c, enum sop kind, const char *path,
+               const void *data, size_t len, int flags, int version,
+               struct sync *s)
+{
+    int rc, attempt = 0;
+    int idempotent = kind == S_EXISTS || kind == S_GET || kind == S_CHILDREN;
+    if (!c)
+        return ZKR_EINVAL;
+    if (zkr__in_callback())
+        return ZKR_EDEADLK;
+    zkr__waiter_init(&s->w);
+    for (;;) {
+        switch (kind) {
+        case S_CREATE:
+            rc = zkr__acreate(c, path, data, len, flags, sync_cb, s);
+            break;
+        case S_DELETE:
+            rc = zkr__adelete(c, path, version, sync_cb, s);
+            break;
+        case S_EXISTS:
+            rc = zkr__aexists(c, path, NULL, NULL, sync_cb, s);
+            break;
+        case S_GET:
+            rc = zkr__aget(c, path, NULL, NULL, sync_cb, s);
+            break;
+        case S_SET:
+            rc = zkr__aset(c, path, data, len, version, sync_cb, s);
+            break;
+        case S_CHILDREN:
+        default:
+            rc = zkr__achildren(c, path, NULL, NULL, sync_cb, s);
+            break;
+        }
+        if (rc == ZKR_OK)
+            rc = zkr__waiter_wait(&s->w, -1);
+        /* Reads are safe to repeat; wait for the connection, with a bound. */
+        if (idempotent && rc == ZKR_ECONNLOSS && ++attempt < 5 &&
+            zkr_client_wait_connected(c, zkr_client_session_timeout(c) > 0
+                                             ? zkr_client_session_timeout(c)
+                                             : 10000) == ZKR_OK) {
+            sync_reset(s);
+            continue;
+        }
+        break;
+    }
+    zkr__waiter_destroy(&s->w);
+    return rc;
+}
+
+int zkr_create(zkr_client_t *c, const char *path, const void *data,
+               size_t len, int flags, char **created)
+{
+    struct sync s = {0};
+    int rc;
+    if (created)
+        *created = NULL;
+    rc = run(c, S_CREATE, path, data, len, flags, -1, &s);
+    if (rc == ZKR_OK && created) {
+        *created = s.data;
+        s.data = NULL;
+    }
+    free(s.data);
+    return rc;
+}
+
+int zkr_delete(zkr_client_t *c, const char *path, int version)
+{
+    struct sync s = {0};
+    return run(c, S_DELETE, path, NULL, 0, 0, version, &s);
+}
+
+int zkr_exists(zkr_client_t *c, const char *path, zkr_stat_t *stat)
+{
+    struct sync s = {0};
+    int rc = run(c, S_EXISTS, path, NULL, 0, 0, -1, &s);
+    if (stat)
+        zkr__stat_copy(stat, rc == ZKR_OK ? &s.stat : NULL);
+    return rc;
+}
+
+int zkr_get(zkr_client_t *c, const char *path, char **data, size_t *len,
+            zkr_stat_t *stat)
+{
+    struct sync s = {0};
+    int rc;
+    if (!data)
+        return ZKR_EINVAL;
+    *data = NULL;
+    if (len)
+        *len = 0;
+    rc = run(c, S_GET, path, NULL, 0, 0, -1, &s);
+    if (rc == ZKR_OK) {
+        if (!s.data)
+            s.data = calloc(1, 1);
+        if (!s.data)
+            return ZKR_ENOMEM;
+        *data = s.data;
+        if (len)
+            *len = s.len;
+        zkr__stat_copy(stat, &s.stat);
+    } else {
+        free(s.data);
+        zkr__stat_copy(stat, NULL);
+    }
+    return rc;
+}
+
+int zkr_set(zkr_client_t *c, const char *path, const void *data, size_t len,
+            int version, zkr_stat_t *stat)
+{
+    struct sync s = {0};
+    int rc = run(c, S_SET, path, data, len, 0, version, &s);
+    zkr__stat_copy(stat, rc == ZKR_OK ? &s.stat : NULL);
+    return rc;
+}
+
+int zkr_children(zkr_client_t *c, const char *path, char ***names,
+                 int *count)
+{
+    struct sync s = {0};
+    int rc;
+    if (!names || !count)
+        return ZKR_EINVAL;
+    *names = NULL;
+    *count = 0;
+    rc = run(c, S_CHILDREN, path, NULL, 0, 0, -1, &s);
+    if (rc == ZKR_OK) {
+        *names = s.names;
+        *count = s.count;
+    } else {
+        zkr_strings_free(s.names, s.count);
+    }
+    return rc;
+}
+
+static void ensure_done(void *ctx, int rc)
+{
+    zkr__waiter_signal(ctx, rc);
+}
+
+int zkr_ensure_path(zkr_client_t *c, const char *path)
+{
+    zkr__waiter_t w;
+    int rc;
+    if (!c)
+        return ZKR_EINVAL;
+    if (zkr__in_callback())
+        return ZKR_EDEADLK;
+    zkr__waiter_init(&w);
+    rc = zkr__aensure(c, path, ZKR_PERSISTENT, ensure_done, &w);
+    if (rc == ZKR_OK)
+        rc = zkr__waiter_wait(&w, -1);
+    zkr__waiter_destroy(&w);
+    return rc;
+}
+
+int zkr_delete_recursive(zkr_client_t *c, const char *path)
+{
+    char **names = NULL;
+    int n = 0, rc;
+    if (!c)
+        return ZKR_EINVAL;
+    for (;;) {
+        rc = zkr_children(c, path, &names, &n);
+        if (rc == ZKR_ENONODE)
+            return ZKR_OK;
+        if (rc != ZKR_OK)
+            return rc;
+        for (int i = 0; i < n && rc == ZKR_OK; i++) {
+            char *child;
+            rc = zkr_path_join(path, names[i], &child);
+            if (rc == ZKR_OK) {
+                rc = zkr_delete_recursive(c, child);
+                free(child);
+            }
+        }
+        zkr_strings_free(names, n);
+        if (rc != ZKR_OK)
+            return rc;
+        if (strcmp(path, "/") == 0)
+            return ZKR_OK;
+        rc = zkr_delete(c, path, -1);
+        if (rc == ZKR_ENONODE)
+            return ZKR_OK;
+        if (rc != ZKR_ENOTEMPTY) /* a child appeared meanwhile: again */
+            return rc;
+    }
+}

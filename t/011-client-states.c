@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Connection states on a 3-node ensemble: SUSPENDED then RECONNECTED when
+ * the client's server dies, LOST then a new session after forced expiry,
+ * and LOST by the client's own timer when no server answers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "zktest.h"
+
+int main(void)
+{
+    zkt_server_t *ens = zkt_start(3);
+    zkt_states_t rec;
+    zkr_client_t *c;
+    zkr_client_opts_t o;
+    int64_t sid1, sid2;
+    int i, at;
+    char *created = NULL;
+
+    zkt_states_init(&rec);
+    c = zkt_client(ens->hosts, 3000);
+    is(zkr_client_add_listener(c, zkt_states_cb, &rec), ZKR_OK, "listener added");
+    sid1 = zkr_client_session_id(c);
+    is(zkr_create(c, "/eph", "x", 1, ZKR_EPHEMERAL, NULL), ZKR_OK, "ephemeral created");
+
+    /* Kill the member the client is connected to; it must move on to a
+     * live member with the same session. */
+    i = zkt_member_of(ens, c);
+    ok(i >= 1, "client is connected to member %d", i);
+    zkt_ctl(ens, "kill %d", i);
+    at = zkt_states_wait(&rec, ZKR_STATE_SUSPENDED, 0, 10000);
+    ok(at >= 0, "SUSPENDED reported when the connected member died");
+    at = zkt_states_wait(&rec, ZKR_STATE_RECONNECTED, at < 0 ? 0 : at, 15000);
+    ok(at >= 0, "RECONNECTED after moving to another member");
+    is(zkr_client_session_id(c), sid1, "same session after reconnect");
+    is(zkr_exists(c, "/eph", NULL), ZKR_OK, "ephemeral node survived");
+    ok(zkt_states_wait(&rec, ZKR_STATE_LOST, 0, 10) < 0, "no LOST so far");
+    is(zkt_ctl(ens, "restart %d", i), 0, "member %d restarted", i);
+
+    /* Forced expiry: LOST, then a new session by itself. */
+    at = rec.n;
+    is(zkr_client_expire_session(c), ZKR_OK, "expire the session");
+    ok(zkt_states_wait(&rec, ZKR_STATE_LOST, at, 15000) >= 0, "LOST reported");
+    ok(zkt_states_wait(&rec, ZKR_STATE_CONNECTED, at, 15000) >= 0,
+       "CONNECTED with a new session");
+    is(zkr_client_wait_connected(c, 15000), ZKR_OK, "client usable again");
+    sid2 = zkr_client_session_id(c);
+    ok(sid2 != 0 && sid2 != sid1, "new session id");
+    is(zkr_client_session_count(c), 2, "second session");
+    is(zkr_exists(c, "/eph", NULL), ZKR_ENONODE, "old ephemeral node is gone");
+    is(zkr_create(c, "/eph2", NULL, 0, ZKR_EPHEMERAL, &created), ZKR_OK,
+       "the new session works");
+    zkr_free(created);
+
+    /* No server at all for longer than the session timeout: the client
+     * gives the session up by itself (LOST) instead of hanging in
+     * SUSPENDED, and reconnects with a new session when servers return. */
+    at = rec.n;
+    zkt_ctl(ens, "pause 1");
+    zkt_ctl(ens, "pause 2");
+    zkt_ctl(ens, "pause 3");
+    ok(zkt_states_wait(&rec, ZKR_STATE_SUSPENDED, at, 15000) >= 0,
+       "SUSPENDED while every server is paused");
+    ok(zkt_states_wait(&rec, ZKR_STATE_LOST, at, 20000) >= 0,
+       "LOST once the session timeout has passed");
+    is(zkr_exists(c, "/eph2", NULL) != ZKR_OK, 1, "operations fail meanwhile");
+    zkt_ctl(ens, "resume 1");
+    zkt_ctl(ens, "resume 2");
+    zkt_ctl(ens, "resume 3");
+    is(zkr_client_wait_connected(c, 30000), ZKR_OK, "connected again");
+    ok(zkr_client_session_count(c) >= 3, "on a new session (%u)",
+       zkr_client_session_count(c));
+    is(zkr_exists(c, "/eph2", NULL), ZKR_ENONODE,
+       "ephemeral of the abandoned session is gone");
+
+    /* lost_after_suspend = 0 keeps waiting for the server's verdict */
+    zkr_client_opts_init(&o);
+    ok(o.lost_after_suspend == 1, "timer-based LOST is the default");
+
+    is(zkr_client_remove_listener(c, zkt_states_cb, &rec), ZKR_OK, "listener removed");
+    at = rec.n;
+    zkr_client_free(c);
+    is(rec.n, at, "removed listener not called on free");
+    zkt_stop(ens);
+    return done_testing();
+}
