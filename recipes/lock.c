@@ -1,0 +1,1106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Fair lock over EPHEMERAL_SEQUENTIAL children, as an async state machine.
+ *
+ * One acquire: send create and (unless one is already on its way) a
+ * getChildren of the lock directory back to back, so an uncontended
+ * acquire is one round trip. Listings are shared by every contender of the
+ * same directory on the same client: at most one getChildren is in flight,
+ * and the next one serves everybody that needs a fresher view. That keeps
+ * thousands of waiters on one session from each pulling a huge child list.
+ *
+ * A waiter watches only the node that blocks it (getData with a watch, so
+ * nothing lingers when that node is already gone). When the blocking node
+ * was the only one blocking us in the listing, its deletion grants the lock
+ * without another listing: sequence numbers only grow, so nothing can
+ * appear in front of us.
+ */
+#define ZKR_BUILDING 1
+#include "lockcore.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+/* ---- contender naming ---------------------------------------------------- */
+
+static int classify_mutex(const char *name)
+{
+    /* Curator and zkr: "...-lock-<seq>"; kazoo: "<uuid>__lock__<seq>". */
+    return (strstr(name, "-lock-") || strstr(name, "__lock__"))
+               ? ZKR__LK_EXCLUSIVE
+               : 0;
+}
+
+static int classify_rw(const char *name)
+{
+    if (strstr(name, "__WRIT__"))
+        return ZKR__LK_EXCLUSIVE;
+    if (strstr(name, "__READ__"))
+        return ZKR__LK_SHARED;
+    return 0;
+}
+
+const zkr__lockspec_t zkr__spec_mutex = {"-lock-", ZKR__LK_EXCLUSIVE,
+                                         classify_mutex};
+const zkr__lockspec_t zkr__spec_read = {"-__READ__", ZKR__LK_SHARED,
+                                        classify_rw};
+const zkr__lockspec_t zkr__spec_write = {"-__WRIT__", ZKR__LK_EXCLUSIVE,
+                                         classify_rw};
+
+typedef struct {
+    const char *name;
+    int32_t seq;
+    int kind;
+} lnode_t;
+
+static int lnode_cmp(const void *a, const void *b)
+{
+    return zkr__seq_cmp(((const lnode_t *)a)->seq, ((const lnode_t *)b)->seq);
+}
+
+/* Index of the node that blocks contender me, or -1 when it may hold.
+ * *last is set when that node is the only one blocking it. */
+static int decide(const lnode_t *n, int me, int my_kind, int *last)
+{
+    if (my_kind == ZKR__LK_EXCLUSIVE) {
+        *last = me == 1;
+        return me - 1;
+    }
+    /* Shared: blocked by the nearest earlier exclusive node only. */
+    int w = -1, writers = 0;
+    for (int i = 0; i < me; i++)
+        if (n[i].kind == ZKR__LK_EXCLUSIVE) {
+            w = i;
+            writers++;
+        }
+    *last = writers == 1;
+    return w;
+}
+
+/* ---- types --------------------------------------------------------------- */
+
+typedef struct lockdir lockdir_t;
+
+enum lstate {
+    ST_IDLE,
+    ST_ENSURING,   /* creating the lock directory */
+    ST_CREATING,   /* create sent */
+    ST_RECOVER,    /* create reply lost: look for our node by its uuid */
+    ST_LISTING,    /* waiting for a listing */
+    ST_WATCHING,   /* watching the node in front of us */
+    ST_WAIT_SESSION, /* session lost while waiting: retry on the next one */
+    ST_HELD
+};
+
+struct zkr_lock {
+    pthread_mutex_t mu;
+    int refs;
+    zkr_client_t *c;
+    char *path;
+    const zkr__lockspec_t *spec;
+    lockdir_t *dir;
+    char *data;
+    size_t data_len;
+    int reentrant;
+    zkr_lock_cb state_cb;
+    void *state_ctx;
+
+    enum lstate state;
+    unsigned attempt; /* bumps whenever outstanding replies become stale */
+    unsigned token;   /* bumps whenever an outstanding watch becomes stale */
+    char uuid[37];
+    char *node;       /* our node's name */
+    int32_t seq;
+    int64_t czxid;
+    int holds;
+    int try_only;
+    int suspended;
+    int ensure_tries;
+    unsigned need_gc;
+    int freed;
+
+    zkr_lock_cb cb; /* pending acquire */
+    void *cb_ctx;
+    /* callbacks to run once the mutex is released */
+    zkr_lock_cb fire_cb;
+    void *fire_ctx;
+    int fire_status;
+    int state_fire; /* 0 or 1 + status index */
+    int state_status;
+};
+
+/* A listing request of one contender. */
+typedef struct waiter {
+    struct waiter *next;
+    zkr_lock_t *l;
+    unsigned attempt;
+    unsigned need; /* served by getChildren number >= need */
+} waiter_t;
+
+struct lockdir {
+    UT_hash_handle hh;
+    char *key;
+    pthread_mutex_t mu;
+    int refs;
+    zkr_client_t *c;
+    char *path;
+    const zkr__lockspec_t *spec;
+    int gc_inflight;
+    unsigned gc_sent;
+    waiter_t *waiting;
+};
+
+static pthread_mutex_t g_dirs_mu = PTHREAD_MUTEX_INITIALIZER;
+static lockdir_t *g_dirs;
+
+/* ---- refcounts ----------------------------------------------------------- */
+
+static void dir_unref(lockdir_t *d);
+
+static void lock_unref(zkr_lock_t *l)
+{
+    int last;
+    pthread_mutex_lock(&l->mu);
+    last = --l->refs == 0;
+    pthread_mutex_unlock(&l->mu);
+    if (!last)
+        return;
+    dir_unref(l->dir);
+    zkr__client_unref(l->c);
+    pthread_mutex_destroy(&l->mu);
+    free(l->path);
+    free(l->data);
+    free(l->node);
+    free(l);
+}
+
+static lockdir_t *dir_get(zkr_client_t *c, const char *path,
+                          const zkr__lockspec_t *spec)
+{
+    char key[4200];
+    lockdir_t *d;
+    snprintf(key, sizeof key, "%p|%p|%s", (void *)c, (const void *)spec,
+             path);
+    pthread_mutex_lock(&g_dirs_mu);
+    HASH_FIND_STR(g_dirs, key, d);
+    if (d) {
+        d->refs++;
+    } else if ((d = calloc(1, sizeof *d)) != NULL) {
+        d->key = strdup(key);
+        d->path = strdup(path);
+        if (!d->key || !d->path) {
+            free(d->key);
+            free(d->path);
+            free(d);
+            d = NULL;
+        } else {
+            pthread_mutex_init(&d->mu, NULL);
+            d->refs = 1;
+            d->c = c;
+            d->spec = spec;
+            HASH_ADD_KEYPTR(hh, g_dirs, d->key, strlen(d->key), d);
+        }
+    }
+    pthread_mutex_unlock(&g_dirs_mu);
+    return d;
+}
+
+static void dir_unref(lockdir_t *d)
+{
+    int last;
+    if (!d)
+        return;
+    pthread_mutex_lock(&g_dirs_mu);
+    last = --d->refs == 0;
+    if (last)
+        HASH_DEL(g_dirs, d);
+    pthread_mutex_unlock(&g_dirs_mu);
+    if (!last)
+        return;
+    pthread_mutex_destroy(&d->mu);
+    free(d->key);
+    free(d->path);
+    free(d);
+}
+
+/* ---- callbacks out of the mutex ------------------------------------------ */
+
+/* Caller holds l->mu: arrange for the pending acquire to complete. */
+static void finish(zkr_lock_t *l, int status)
+{
+    if (!l->cb)
+        return;
+    l->fire_cb = l->cb;
+    l->fire_ctx = l->cb_ctx;
+    l->fire_status = status;
+    l->cb = NULL;
+    l->cb_ctx = NULL;
+    l->try_only = 0;
+}
+
+static void notify_state(zkr_lock_t *l, int status)
+{
+    if (!l->state_cb || l->freed)
+        return;
+    l->state_fire = 1;
+    l->state_status = status;
+}
+
+static void unlock_fire(zkr_lock_t *l)
+{
+    zkr_lock_cb cb = l->fire_cb, scb = NULL;
+    void *ctx = l->fire_ctx, *sctx = NULL;
+    int status = l->fire_status, sstatus = 0;
+    l->fire_cb = NULL;
+    if (l->state_fire) {
+        scb = l->state_cb;
+        sctx = l->state_ctx;
+        sstatus = l->state_status;
+        l->state_fire = 0;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (scb)
+        scb(l, sstatus, sctx);
+    if (cb)
+        cb(l, status, ctx);
+}
+
+/* ---- operation contexts -------------------------------------------------- */
+
+typedef struct {
+    zkr_lock_t *l;
+    unsigned attempt;
+    unsigned token;
+    int last;
+    char *name;
+} actx_t;
+
+static actx_t *actx_new(zkr_lock_t *l, const char *name)
+{
+    actx_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    if (name && !(a->name = strdup(name))) {
+        free(a);
+        return NULL;
+    }
+    a->l = l;
+    a->attempt = l->attempt;
+    a->token = l->token;
+    l->refs++; /* caller holds l->mu */
+    return a;
+}
+
+static void actx_free(actx_t *a)
+{
+    zkr_lock_t *l = a->l;
+    free(a->name);
+    free(a);
+    lock_unref(l);
+}
+
+/* Drop the actx reference while l->mu is held by the caller. */
+static void actx_free_locked(actx_t *a)
+{
+    a->l->refs--; /* never the last: the caller's own path holds one */
+    free(a->name);
+    free(a);
+}
+
+static char *child_path(zkr_lock_t *l, const char *name)
+{
+    char *p = NULL;
+    zkr_path_join(l->path, name, &p);
+    return p;
+}
+
+/* ---- deletes ------------------------------------------------------------- */
+
+static void send_delete(zkr_lock_t *l, const char *name);
+
+static void delete_cb(zkr__op_t *op, int rc)
+{
+    actx_t *a = op->ctx;
+    zkr_lock_t *l = a->l;
+    if (rc == ZKR_ECONNLOSS && a->last++ < 50) {
+        /* Unknown whether it was applied: send it again. The ZooKeeper
+         * client queues it until it is connected; if the session ends
+         * instead, the node goes with it. */
+        char *p = child_path(l, a->name);
+        if (p && zkr__adelete(l->c, p, -1, delete_cb, a) == ZKR_OK) {
+            free(p);
+            return;
+        }
+        free(p);
+    }
+    /* OK or NONODE: gone. SESSIONEXPIRED/CANCELED: gone with the session.
+     * Other failures (NOAUTH) leave the node to its session. */
+    actx_free(a);
+}
+
+/* Caller holds l->mu. */
+static void send_delete(zkr_lock_t *l, const char *name)
+{
+    actx_t *a = actx_new(l, name);
+    char *p = child_path(l, name);
+    if (a && p && zkr__adelete(l->c, p, -1, delete_cb, a) == ZKR_OK) {
+        free(p);
+        return;
+    }
+    free(p);
+    if (a)
+        actx_free_locked(a);
+}
+
+/* A create whose reply we lost or no longer want: find it by uuid and
+ * delete it, so nothing is orphaned. */
+static void orphan_cb(zkr__op_t *op, int rc)
+{
+    actx_t *a = op->ctx;
+    zkr_lock_t *l = a->l;
+    if (rc == ZKR_OK && op->strings) {
+        pthread_mutex_lock(&l->mu);
+        for (int i = 0; i < op->strings->count; i++)
+            if (strstr(op->strings->data[i], a->name))
+                send_delete(l, op->strings->data[i]);
+        pthread_mutex_unlock(&l->mu);
+    }
+    actx_free(a);
+}
+
+/* Caller holds l->mu. */
+static void clean_orphan(zkr_lock_t *l, const char *uuid)
+{
+    actx_t *a = actx_new(l, uuid);
+    if (a && zkr__achildren(l->c, l->path, NULL, NULL, orphan_cb, a) != ZKR_OK)
+        actx_free_locked(a);
+}
+
+/* ---- listings ------------------------------------------------------------ */
+
+static void deliver(zkr_lock_t *l, unsigned attempt, const lnode_t *nodes,
+                    int n, int rc);
+
+typedef struct {
+    lockdir_t *d;
+    unsigned idx;
+} gctx_t;
+
+static void gc_cb(zkr__op_t *op, int rc);
+
+/* Caller holds d->mu. */
+static void gc_send(lockdir_t *d)
+{
+    gctx_t *g = malloc(sizeof *g);
+    if (!g)
+        return;
+    g->d = d;
+    g->idx = d->gc_sent + 1;
+    pthread_mutex_lock(&g_dirs_mu);
+    d->refs++;
+    pthread_mutex_unlock(&g_dirs_mu);
+    if (zkr__achildren(d->c, d->path, NULL, NULL, gc_cb, g) == ZKR_OK) {
+        d->gc_sent++;
+        d->gc_inflight = 1;
+        return;
+    }
+    free(g);
+    pthread_mutex_lock(&g_dirs_mu);
+    d->refs--; /* the lock object still holds one */
+    pthread_mutex_unlock(&g_dirs_mu);
+}
+
+static lnode_t *sort_children(const zkr__lockspec_t *spec,
+                              const struct String_vector *sv, int *n)
+{
+    lnode_t *nodes = malloc(sizeof *nodes * (size_t)(sv->count ? sv->count : 1));
+    int k = 0;
+    if (!nodes)
+        return NULL;
+    for (int i = 0; i < sv->count; i++) {
+        int kind = spec->classify(sv->data[i]);
+        int32_t seq;
+        if (kind && zkr__seq_of(sv->data[i], &seq) == 0) {
+            nodes[k].name = sv->data[i];
+            nodes[k].seq = seq;
+            nodes[k].kind = kind;
+            k++;
+        }
+    }
+    qsort(nodes, (size_t)k, sizeof *nodes, lnode_cmp);
+    *n = k;
+    return nodes;
+}
+
+static void gc_cb(zkr__op_t *op, int rc)
+{
+    gctx_t *g = op->ctx;
+    lockdir_t *d = g->d;
+    waiter_t *ready = NULL, **pp, *w;
+    lnode_t *nodes = NULL;
+    int n = 0;
+
+    pthread_mutex_lock(&d->mu);
+    d->gc_inflight = 0;
+    for (pp = &d->waiting; *pp;) {
+        w = *pp;
+        if (w->need <= g->idx || rc != ZKR_OK) {
+            *pp = w->next;
+            w->next = ready;
+            ready = w;
+        } else {
+            pp = &w->next;
+        }
+    }
+    if (d->waiting)
+        gc_send(d); /* for those who need a fresher view */
+    pthread_mutex_unlock(&d->mu);
+
+    if (rc == ZKR_OK) {
+        nodes = sort_children(d->spec, op->strings, &n);
+        if (!nodes)
+            rc = ZKR_ENOMEM;
+    }
+    while (ready) {
+        w = ready;
+        ready = w->next;
+        deliver(w->l, w->attempt, nodes, n, rc);
+        lock_unref(w->l);
+        free(w);
+    }
+    free(nodes);
+    free(g);
+    dir_unref(d);
+}
+
+/* Ask for a listing taken after now (need 0) or by getChildren number
+ * need. Caller holds l->mu. */
+static void want_listing(zkr_lock_t *l, unsigned need)
+{
+    lockdir_t *d = l->dir;
+    waiter_t *w = malloc(sizeof *w);
+    if (!w)
+        return; /* the acquire stalls until reconnect or cancel */
+    l->state = ST_LISTING;
+    l->token++;
+    w->l = l;
+    w->attempt = l->attempt;
+    l->refs++;
+    pthread_mutex_lock(&d->mu);
+    w->need = need ? need : d->gc_sent + 1;
+    w->next = d->waiting;
+    d->waiting = w;
+    if (!d->gc_inflight)
+        gc_send(d);
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* ---- the state machine --------------------------------------------------- */
+
+static void start_attempt(zkr_lock_t *l);
+static void become_held(zkr_lock_t *l);
+
+static void fail(zkr_lock_t *l, int status)
+{
+    l->attempt++;
+    l->token++;
+    if (l->node) {
+        send_delete(l, l->node);
+        free(l->node);
+        l->node = NULL;
+    }
+    l->state = ST_IDLE;
+    finish(l, status);
+}
+
+static void watch_cb(void *ctx, int type, const char *path)
+{
+    actx_t *a = ctx;
+    zkr_lock_t *l = a->l;
+    (void)path;
+    pthread_mutex_lock(&l->mu);
+    if (a->attempt == l->attempt && a->token == l->token &&
+        l->state == ST_WATCHING && type != ZKR__WATCH_CANCELED) {
+        if (type == ZOO_DELETED_EVENT && a->last)
+            become_held(l);
+        else
+            want_listing(l, 0);
+    }
+    unlock_fire(l);
+    actx_free(a);
+}
+
+static void watch_get_cb(zkr__op_t *op, int rc)
+{
+    actx_t *a = op->ctx;
+    zkr_lock_t *l = a->l;
+    pthread_mutex_lock(&l->mu);
+    if (a->attempt == l->attempt && a->token == l->token &&
+        l->state == ST_WATCHING) {
+        if (rc == ZKR_ENONODE) {
+            /* Gone before we looked. */
+            if (a->last)
+                become_held(l);
+            else
+                want_listing(l, 0);
+        } else if (rc != ZKR_OK && rc != ZKR_ECONNLOSS &&
+                   rc != ZKR_ESESSIONEXPIRED && rc != ZKR_ECANCELED) {
+            fail(l, rc);
+        }
+        /* OK: wait for the watch. CONNLOSS: the listener re-lists on
+         * RECONNECTED. */
+    }
+    unlock_fire(l);
+    actx_free(a);
+}
+
+static void deliver(zkr_lock_t *l, unsigned attempt, const lnode_t *nodes,
+                    int n, int rc)
+{
+    int me = -1, blocker, last = 0;
+    pthread_mutex_lock(&l->mu);
+    if (attempt != l->attempt || l->state != ST_LISTING)
+        goto out;
+    if (rc != ZKR_OK) {
+        if (rc == ZKR_ENONODE)
+            start_attempt(l); /* directory and our node are gone */
+        else if (rc != ZKR_ECONNLOSS && rc != ZKR_ESESSIONEXPIRED &&
+                 rc != ZKR_ECANCELED)
+            fail(l, rc);
+        goto out;
+    }
+    {
+        int lo = 0, hi = n - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) / 2;
+            int cmp = zkr__seq_cmp(nodes[mid].seq, l->seq);
+            if (cmp == 0) {
+                me = mid;
+                break;
+            }
+            if (cmp < 0)
+                lo = mid + 1;
+            else
+                hi = mid - 1;
+        }
+    }
+    if (me < 0 || strcmp(nodes[me].name, l->node) != 0) {
+        /* Our node vanished (deleted by someone else): queue again. */
+        free(l->node);
+        l->node = NULL;
+        start_attempt(l);
+        goto out;
+    }
+    blocker = decide(nodes, me, l->spec->kind, &last);
+    if (blocker < 0) {
+        become_held(l);
+    } else if (l->try_only) {
+        fail(l, ZKR_EWOULDBLOCK);
+    } else {
+        actx_t *a;
+        char *p = child_path(l, nodes[blocker].name);
+        l->state = ST_WATCHING;
+        l->token++;
+        a = actx_new(l, NULL);
+        if (a) {
+            a->last = last;
+            /* the watch gets its own context */
+            actx_t *wa = actx_new(l, NULL);
+            if (wa) {
+                wa->last = last;
+                if (zkr__aget(l->c, p, watch_cb, wa, watch_get_cb, a) !=
+                    ZKR_OK) {
+                    actx_free_locked(wa);
+                    actx_free_locked(a);
+                    a = NULL;
+                }
+            } else {
+                actx_free_locked(a);
+                a = NULL;
+            }
+        }
+        if (!a)
+            want_listing(l, 0); /* try again later */
+        free(p);
+    }
+out:
+    unlock_fire(l);
+}
+
+static void become_held(zkr_lock_t *l)
+{
+    l->state = ST_HELD;
+    l->holds = 1;
+    l->token++;
+    finish(l, ZKR_OK);
+}
+
+static void stat_cb(zkr__op_t *op, int rc)
+{
+    actx_t *a = op->ctx;
+    zkr_lock_t *l = a->l;
+    pthread_mutex_lock(&l->mu);
+    if (a->attempt == l->attempt && l->state == ST_RECOVER) {
+        if (rc == ZKR_OK && op->stat) {
+            l->czxid = op->stat->czxid;
+            want_listing(l, 0);
+        } else if (rc == ZKR_ENONODE) {
+            free(l->node);
+            l->node = NULL;
+            start_attempt(l);
+        }
+    }
+    unlock_fire(l);
+    actx_free(a);
+}
+
+/* After a lost create reply: our node, if the create was applied, carries
+ * our uuid. */
+static void recover_cb(zkr__op_t *op, int rc)
+{
+    actx_t *a = op->ctx;
+    zkr_lock_t *l = a->l;
+    pthread_mutex_lock(&l->mu);
+    if (a->attempt == l->attempt && l->state == ST_RECOVER) {
+        if (rc == ZKR_OK) {
+            const char *found = NULL;
+            for (int i = 0; i < op->strings->count && !found; i++)
+                if (strstr(op->strings->data[i], l->uuid))
+                    found = op->strings->data[i];
+            if (!found) {
+                start_attempt(l);
+            } else if ((l->node = strdup(found)) == NULL ||
+                       zkr__seq_of(found, &l->seq) != 0) {
+                fail(l, ZKR_ENOMEM);
+            } else {
+                char *p = child_path(l, found);
+                actx_t *s = actx_new(l, NULL);
+                if (!s || !p ||
+                    zkr__aexists(l->c, p, NULL, NULL, stat_cb, s) != ZKR_OK) {
+                    if (s)
+                        actx_free_locked(s);
+                }
+                free(p);
+            }
+        } else if (rc == ZKR_ENONODE) {
+            start_attempt(l);
+        }
+        /* CONNLOSS: try again on the next RECONNECTED */
+    }
+    unlock_fire(l);
+    actx_free(a);
+}
+
+/* Caller holds l->mu. */
+static void recover(zkr_lock_t *l)
+{
+    actx_t *a = actx_new(l, NULL);
+    l->state = ST_RECOVER;
+    if (a && zkr__achildren(l->c, l->path, NULL, NULL, recover_cb, a) !=
+                 ZKR_OK)
+        actx_free_locked(a);
+}
+
+static void ensure_cb(void *ctx, int rc)
+{
+    actx_t *a = ctx;
+    zkr_lock_t *l = a->l;
+    pthread_mutex_lock(&l->mu);
+    if (a->attempt == l->attempt && l->state == ST_ENSURING) {
+        if (rc == ZKR_OK || rc == ZKR_ENODEEXISTS)
+            start_attempt(l);
+        else if (rc == ZKR_ECONNLOSS)
+            l->state = ST_WAIT_SESSION; /* retried on reconnect */
+        else
+            fail(l, rc);
+    }
+    unlock_fire(l);
+    actx_free(a);
+}
+
+static void create_cb(zkr__op_t *op, int rc)
+{
+    actx_t *a = op->ctx;
+    zkr_lock_t *l = a->l;
+    pthread_mutex_lock(&l->mu);
+    if (a->attempt != l->attempt || l->state != ST_CREATING) {
+        /* Nobody wants this node any more. */
+        if (rc == ZKR_OK)
+            send_delete(l, zkr__path_basename(op->value));
+        else if (rc == ZKR_ECONNLOSS)
+            clean_orphan(l, a->name);
+        goto out;
+    }
+    if (rc == ZKR_OK) {
+        const char *name = zkr__path_basename(op->value);
+        if (!(l->node = strdup(name)) || zkr__seq_of(name, &l->seq) != 0) {
+            fail(l, ZKR_ENOMEM);
+            goto out;
+        }
+        l->czxid = op->stat ? op->stat->czxid : 0;
+        want_listing(l, l->need_gc);
+    } else if (rc == ZKR_ENONODE && l->ensure_tries++ < 5) {
+        actx_t *e = actx_new(l, NULL);
+        l->state = ST_ENSURING;
+        if (!e || zkr__aensure(l->c, l->path, ZKR_CONTAINER, ensure_cb, e) !=
+                      ZKR_OK) {
+            if (e)
+                actx_free_locked(e);
+            fail(l, ZKR_ENOMEM);
+        }
+    } else if (rc == ZKR_ECONNLOSS) {
+        l->state = ST_RECOVER; /* look for it on RECONNECTED */
+    } else if (rc == ZKR_ESESSIONEXPIRED || rc == ZKR_ECANCELED) {
+        l->state = ST_WAIT_SESSION;
+    } else {
+        fail(l, rc);
+    }
+out:
+    unlock_fire(l);
+    actx_free(a);
+}
+
+/* Caller holds l->mu. */
+static void start_attempt(zkr_lock_t *l)
+{
+    char name[160];
+    char *p;
+    actx_t *a;
+    lockdir_t *d = l->dir;
+    int rc;
+    l->attempt++;
+    l->token++;
+    zkr__uuid(l->uuid);
+    snprintf(name, sizeof name, "_c_%s%s", l->uuid, l->spec->marker);
+    p = child_path(l, name);
+    a = actx_new(l, l->uuid);
+    if (!p || !a) {
+        free(p);
+        if (a)
+            actx_free_locked(a);
+        fail(l, ZKR_ENOMEM);
+        return;
+    }
+    l->state = ST_CREATING;
+    /* create and getChildren back to back: one round trip */
+    pthread_mutex_lock(&d->mu);
+    rc = zkr__acreate(l->c, p, l->data, l->data_len,
+                      ZKR_EPHEMERAL | ZKR_SEQUENTIAL, create_cb, a);
+    if (rc == ZKR_OK) {
+        if (!d->gc_inflight) {
+            gc_send(d);
+            l->need_gc = d->gc_sent;
+        } else {
+            l->need_gc = d->gc_sent + 1;
+        }
+    }
+    pthread_mutex_unlock(&d->mu);
+    free(p);
+    if (rc != ZKR_OK) {
+        actx_free_locked(a);
+        if (rc == ZKR_ESESSIONEXPIRED)
+            l->state = ST_WAIT_SESSION;
+        else
+            fail(l, rc);
+    }
+}
+
+/* ---- connection states --------------------------------------------------- */
+
+static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
+{
+    zkr_lock_t *l = ctx;
+    (void)c;
+    pthread_mutex_lock(&l->mu);
+    switch (st) {
+    case ZKR_STATE_SUSPENDED:
+        l->suspended = 1;
+        if (l->state == ST_HELD)
+            notify_state(l, ZKR_ECONNLOSS);
+        break;
+    case ZKR_STATE_RECONNECTED:
+        l->suspended = 0;
+        if (l->state == ST_HELD)
+            notify_state(l, ZKR_OK);
+        else if (l->state == ST_LISTING || l->state == ST_WATCHING)
+            want_listing(l, 0);
+        else if (l->state == ST_RECOVER)
+            recover(l);
+        else if (l->state == ST_WAIT_SESSION)
+            start_attempt(l);
+        break;
+    case ZKR_STATE_LOST:
+        l->suspended = 0;
+        free(l->node);
+        l->node = NULL;
+        l->attempt++;
+        l->token++;
+        if (l->state == ST_HELD) {
+            l->state = ST_IDLE;
+            l->holds = 0;
+            l->czxid = 0;
+            notify_state(l, ZKR_ELOCKLOST);
+        } else if (l->state != ST_IDLE) {
+            l->state = ST_WAIT_SESSION;
+        }
+        break;
+    case ZKR_STATE_CONNECTED:
+        l->suspended = 0;
+        if (l->state == ST_WAIT_SESSION)
+            start_attempt(l);
+        break;
+    case ZKR_STATE_CLOSED:
+        if (l->state != ST_IDLE && l->state != ST_HELD) {
+            l->attempt++;
+            l->state = ST_IDLE;
+            finish(l, ZKR_ECANCELED);
+        }
+        break;
+    case ZKR_STATE_AUTH_FAILED:
+        if (l->state != ST_IDLE && l->state != ST_HELD)
+            fail(l, ZKR_EAUTHFAILED);
+        break;
+    }
+    unlock_fire(l);
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+void zkr_lock_opts_init(zkr_lock_opts_t *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->reentrant = 1;
+}
+
+int zkr__lock_new_spec(zkr_client_t *c, const char *path,
+                       const zkr__lockspec_t *spec,
+                       const zkr_lock_opts_t *opts, zkr_lock_t **out)
+{
+    zkr_lock_opts_t defaults;
+    zkr_lock_t *l;
+    int rc;
+    if (!out)
+        return ZKR_EINVAL;
+    *out = NULL;
+    if (!c)
+        return ZKR_EINVAL;
+    if ((rc = zkr_path_validate(path)) != ZKR_OK)
+        return rc;
+    if (strcmp(path, "/") == 0)
+        return ZKR_EBADPATH;
+    if (!opts) {
+        zkr_lock_opts_init(&defaults);
+        opts = &defaults;
+    }
+    if (opts->data_len > ZKR_MAX_DATA)
+        return ZKR_ETOOBIG;
+    if (opts->data_len && !opts->data)
+        return ZKR_EINVAL;
+    if (zkr__client_closed(c))
+        return ZKR_ECLOSED;
+    l = calloc(1, sizeof *l);
+    if (!l)
+        return ZKR_ENOMEM;
+    pthread_mutex_init(&l->mu, NULL);
+    l->refs = 1;
+    l->c = c;
+    l->spec = spec;
+    l->path = strdup(path);
+    if (opts->data) {
+        l->data = malloc(opts->data_len ? opts->data_len : 1);
+        if (l->data)
+            memcpy(l->data, opts->data, opts->data_len);
+        l->data_len = opts->data_len;
+    } else {
+        l->data = zkr__default_node_data();
+        l->data_len = l->data ? strlen(l->data) : 0;
+    }
+    l->reentrant = opts->reentrant;
+    l->state_cb = opts->state_cb;
+    l->state_ctx = opts->state_ctx;
+    l->dir = l->path ? dir_get(c, path, spec) : NULL;
+    if (!l->path || !l->data || !l->dir) {
+        dir_unref(l->dir);
+        free(l->path);
+        free(l->data);
+        pthread_mutex_destroy(&l->mu);
+        free(l);
+        return ZKR_ENOMEM;
+    }
+    zkr__client_ref(c);
+    if ((rc = zkr_client_add_listener(c, on_state, l)) != ZKR_OK) {
+        lock_unref(l);
+        return rc;
+    }
+    *out = l;
+    return ZKR_OK;
+}
+
+int zkr_lock_new(zkr_client_t *c, const char *path,
+                 const zkr_lock_opts_t *opts, zkr_lock_t **out)
+{
+    return zkr__lock_new_spec(c, path, &zkr__spec_mutex, opts, out);
+}
+
+static int acquire_start(zkr_lock_t *l, zkr_lock_cb cb, void *ctx,
+                         int try_only)
+{
+    if (!l || !cb)
+        return ZKR_EINVAL;
+    pthread_mutex_lock(&l->mu);
+    if (l->freed || zkr__client_closed(l->c)) {
+        pthread_mutex_unlock(&l->mu);
+        return ZKR_ECLOSED;
+    }
+    if (l->state == ST_HELD) {
+        if (!l->reentrant) {
+            pthread_mutex_unlock(&l->mu);
+            return ZKR_EBUSY;
+        }
+        l->holds++;
+        pthread_mutex_unlock(&l->mu);
+        cb(l, ZKR_OK, ctx);
+        return ZKR_OK;
+    }
+    if (l->state != ST_IDLE) {
+        pthread_mutex_unlock(&l->mu);
+        return ZKR_EBUSY;
+    }
+    l->cb = cb;
+    l->cb_ctx = ctx;
+    l->try_only = try_only;
+    l->ensure_tries = 0;
+    start_attempt(l);
+    unlock_fire(l);
+    return ZKR_OK;
+}
+
+int zkr_lock_acquire_async(zkr_lock_t *l, zkr_lock_cb cb, void *ctx)
+{
+    return acquire_start(l, cb, ctx, 0);
+}
+
+static void blocking_cb(zkr_lock_t *l, int status, void *ctx)
+{
+    (void)l;
+    zkr__waiter_signal(ctx, status);
+}
+
+int zkr_lock_acquire(zkr_lock_t *l, int timeout_ms)
+{
+    zkr__waiter_t w;
+    int rc;
+    if (!l)
+        return ZKR_EINVAL;
+    if (zkr__in_callback())
+        return ZKR_EDEADLK;
+    zkr__waiter_init(&w);
+    rc = acquire_start(l, blocking_cb, &w, timeout_ms == 0);
+    if (rc == ZKR_OK) {
+        rc = zkr__waiter_wait(&w, timeout_ms == 0 ? -1 : timeout_ms);
+        if (rc == ZKR_ETIMEDOUT) {
+            zkr_lock_cancel(l);
+            /* The callback runs exactly once: wait for it, it may also
+             * have granted the lock just before the cancel. */
+            rc = zkr__waiter_wait(&w, -1);
+            if (rc == ZKR_ECANCELED)
+                rc = ZKR_ETIMEDOUT;
+        }
+    }
+    zkr__waiter_destroy(&w);
+    return rc;
+}
+
+int zkr_lock_cancel(zkr_lock_t *l)
+{
+    if (!l)
+        return ZKR_EINVAL;
+    pthread_mutex_lock(&l->mu);
+    if (l->state == ST_IDLE || l->state == ST_HELD) {
+        pthread_mutex_unlock(&l->mu);
+        return ZKR_ENOTHELD;
+    }
+    fail(l, ZKR_ECANCELED);
+    unlock_fire(l);
+    return ZKR_OK;
+}
+
+int zkr_lock_release(zkr_lock_t *l)
+{
+    if (!l)
+        return ZKR_EINVAL;
+    pthread_mutex_lock(&l->mu);
+    if (l->state != ST_HELD) {
+        pthread_mutex_unlock(&l->mu);
+        return ZKR_ENOTHELD;
+    }
+    if (--l->holds == 0) {
+        l->state = ST_IDLE;
+        l->czxid = 0;
+        if (l->node) {
+            send_delete(l, l->node);
+            free(l->node);
+            l->node = NULL;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return ZKR_OK;
+}
+
+int zkr_lock_is_held(zkr_lock_t *l)
+{
+    int v;
+    if (!l)
+        return 0;
+    pthread_mutex_lock(&l->mu);
+    v = l->state == ST_HELD && !l->suspended;
+    pthread_mutex_unlock(&l->mu);
+    return v;
+}
+
+int64_t zkr_lock_token(zkr_lock_t *l)
+{
+    int64_t t;
+    if (!l)
+        return 0;
+    pthread_mutex_lock(&l->mu);
+    t = l->state == ST_HELD ? l->czxid : 0;
+    pthread_mutex_unlock(&l->mu);
+    return t;
+}
+
+int zkr_lock_node(zkr_lock_t *l, char *buf, size_t len)
+{
+    int rc = ZKR_ENOTHELD;
+    if (!l || !buf)
+        return ZKR_EINVAL;
+    pthread_mutex_lock(&l->mu);
+    if (l->node) {
+        rc = strlen(l->node) < len ? ZKR_OK : ZKR_EINVAL;
+        if (rc == ZKR_OK)
+            strcpy(buf, l->node);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+void zkr_lock_free(zkr_lock_t *l)
+{
+    if (!l)
+        return;
+    zkr_client_remove_listener(l->c, on_state, l);
+    pthread_mutex_lock(&l->mu);
+    l->freed = 1;
+    if (l->state == ST_HELD) {
+        l->holds = 1;
+        pthread_mutex_unlock(&l->mu);
+        zkr_lock_release(l);
+        pthread_mutex_lock(&l->mu);
+    } else if (l->state != ST_IDLE) {
+        fail(l, ZKR_ECANCELED);
+    }
+    unlock_fire(l);
+    lock_unref(l);
+}
