@@ -248,6 +248,8 @@ static void *manager_main(void *arg)
 {
     zkr_client_t *c = arg;
     int backoff = 50;
+    /* Listeners run here too (LOST by timer): they must not block it. */
+    zkr__mark_callback_thread();
     pthread_mutex_lock(&c->mu);
     while (!c->closing) {
         if (c->want_new_session) {
@@ -577,7 +579,11 @@ void zkr_client_free(zkr_client_t *c)
         zookeeper_close(zh);
     log_register(c, 0);
     zkr__sweep(c, 0, 1);
-    dispatch(c, ZKR_STATE_CLOSED);
+    {
+        int was = zkr__set_callback_thread(1);
+        dispatch(c, ZKR_STATE_CLOSED);
+        zkr__set_callback_thread(was);
+    }
     zkr__client_unref(c);
 }
 

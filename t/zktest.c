@@ -89,7 +89,7 @@ zkt_server_t *zkt_start(int members)
         bail_out("mkdtemp %s: %s", s->dir, strerror(errno));
     s->members = members;
     snprintf(cmd, sizeof cmd,
-             "'%s' start --dir '%s' --ensemble %d --owner-pid %ld "
+             "'%s' start --no-fsync --dir '%s' --ensemble %d --owner-pid %ld "
              "2>'%s.err'",
              script(), s->dir, members, (long)getpid(), s->dir);
     p = popen(cmd, "r");
@@ -131,6 +131,21 @@ int zkt_ctl(zkt_server_t *s, const char *fmt, ...)
              args, s->dir);
     st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int zkt_leader(zkt_server_t *s)
+{
+    char cmd[1200], out[32] = "";
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "'%s' leader --dir '%s' 2>/dev/null", script(),
+             s->dir);
+    p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    if (!fgets(out, sizeof out, p))
+        out[0] = '\0';
+    pclose(p);
+    return out[0] ? atoi(out) : -1;
 }
 
 int zkt_member_of(zkt_server_t *s, zkr_client_t *c)

@@ -26,6 +26,8 @@ int zkt_ctl(zkt_server_t *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Index (1-based) of the member a client is connected to, or -1. */
 int zkt_member_of(zkt_server_t *s, zkr_client_t *c);
+/* Index of the current leader (1 for standalone), or -1. */
+int zkt_leader(zkt_server_t *s);
 /* Connect string of a standalone server shared by this test program. */
 const char *zkt_hosts(void);
 

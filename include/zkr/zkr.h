@@ -9,9 +9,11 @@
  * listeners (ZKR_STATE_LOST, then ZKR_STATE_CONNECTED).
  *
  * Threading: libzookeeper_mt delivers every completion and watch on one
- * completion thread per session. Listener and recipe callbacks run there (or,
- * for cancellations during zkr_client_free, on the freeing thread) and must
- * be short. Blocking zkr calls made from that thread return ZKR_EDEADLK.
+ * completion thread per session. Listener and recipe callbacks run there
+ * (LOST decided by the client's own timer comes from the client's manager
+ * thread; cancellations during zkr_client_free from the freeing thread) and
+ * must be short. Blocking zkr calls made from any of these callbacks return
+ * ZKR_EDEADLK.
  */
 #ifndef ZKR_ZKR_H
 #define ZKR_ZKR_H
