@@ -168,4 +168,10 @@ typedef void (*zkr__done_cb)(void *ctx, int rc);
 int zkr__aensure(zkr_client_t *c, const char *path, int flags,
                  zkr__done_cb done, void *ctx);
 
+/* Delete path in the background, without a callback: a lost connection
+ * sends it again (the ZooKeeper client queues it until reconnected); a lost
+ * session or a closed client ends it (an ephemeral node goes with its
+ * session). Returns ZKR_OK or the error of the first attempt. */
+int zkr__delete_bg(zkr_client_t *c, const char *path);
+
 #endif

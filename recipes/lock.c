@@ -316,40 +316,13 @@ static char *child_path(zkr_lock_t *l, const char *name)
 
 /* ---- deletes ------------------------------------------------------------- */
 
-static void send_delete(zkr_lock_t *l, const char *name);
-
-static void delete_cb(zkr__op_t *op, int rc)
-{
-    actx_t *a = op->ctx;
-    zkr_lock_t *l = a->l;
-    if (rc == ZKR_ECONNLOSS && a->last++ < 50) {
-        /* Unknown whether it was applied: send it again. The ZooKeeper
-         * client queues it until it is connected; if the session ends
-         * instead, the node goes with it. */
-        char *p = child_path(l, a->name);
-        if (p && zkr__adelete(l->c, p, -1, delete_cb, a) == ZKR_OK) {
-            free(p);
-            return;
-        }
-        free(p);
-    }
-    /* OK or NONODE: gone. SESSIONEXPIRED/CANCELED: gone with the session.
-     * Other failures (NOAUTH) leave the node to its session. */
-    actx_free(a);
-}
-
 /* Caller holds l->mu. */
 static void send_delete(zkr_lock_t *l, const char *name)
 {
-    actx_t *a = actx_new(l, name);
     char *p = child_path(l, name);
-    if (a && p && zkr__adelete(l->c, p, -1, delete_cb, a) == ZKR_OK) {
-        free(p);
-        return;
-    }
+    if (p)
+        zkr__delete_bg(l->c, p);
     free(p);
-    if (a)
-        actx_free_locked(a);
 }
 
 /* A create whose reply we lost or no longer want: find it by uuid and
@@ -975,6 +948,11 @@ static int acquire_start(zkr_lock_t *l, zkr_lock_cb cb, void *ctx,
     start_attempt(l);
     unlock_fire(l);
     return ZKR_OK;
+}
+
+int zkr__lock_try_async(zkr_lock_t *l, zkr_lock_cb cb, void *ctx)
+{
+    return acquire_start(l, cb, ctx, 1);
 }
 
 int zkr_lock_acquire_async(zkr_lock_t *l, zkr_lock_cb cb, void *ctx)

@@ -25,4 +25,8 @@ int zkr__lock_new_spec(zkr_client_t *c, const char *path,
                        const zkr__lockspec_t *spec,
                        const zkr_lock_opts_t *opts, zkr_lock_t **out);
 
+/* zkr_lock_acquire_async that gives up (ZKR_EWOULDBLOCK) instead of
+ * waiting when the lock is held elsewhere. */
+int zkr__lock_try_async(zkr_lock_t *l, zkr_lock_cb cb, void *ctx);
+
 #endif

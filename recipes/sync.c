@@ -339,3 +339,41 @@ int zkr_delete_recursive(zkr_client_t *c, const char *path)
             return rc;
     }
 }
+
+/* ---- background delete --------------------------------------------------- */
+
+struct bgdel {
+    zkr_client_t *c;
+    char *path;
+    int tries;
+};
+
+static void bgdel_cb(zkr__op_t *op, int rc)
+{
+    struct bgdel *b = op->ctx;
+    if (rc == ZKR_ECONNLOSS && b->tries++ < 50 &&
+        zkr__adelete(b->c, b->path, -1, bgdel_cb, b) == ZKR_OK)
+        return;
+    zkr__client_unref(b->c);
+    free(b->path);
+    free(b);
+}
+
+int zkr__delete_bg(zkr_client_t *c, const char *path)
+{
+    struct bgdel *b = calloc(1, sizeof *b);
+    int rc;
+    if (!b || !(b->path = strdup(path))) {
+        free(b);
+        return ZKR_ENOMEM;
+    }
+    b->c = c;
+    zkr__client_ref(c);
+    rc = zkr__adelete(c, path, -1, bgdel_cb, b);
+    if (rc != ZKR_OK) {
+        zkr__client_unref(c);
+        free(b->path);
+        free(b);
+    }
+    return rc;
+}
