@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# bench/run.sh [ZKR_BENCH]
+#
+# Driver for `make bench`: zkr beside Curator (Java, Debian jars) and kazoo
+# (Debian python3) on ONE fresh standalone ZooKeeper, in one run.
+#
+# ZKR_BENCH is the zkr C bench binary (CLI: ZKR_BENCH HOSTS SCENARIO N,
+# prints "RESULT <impl> <scenario> <value> <unit>"); if it is missing the
+# zkr rows are skipped. Its "raw" scenario (plain create+delete cycles,
+# impl "raw") is the floor a lock cycle is compared with.
+#
+# Prints a table with ratios and writes $ZKR_BENCH_RESULTS/lock.csv (and
+# lock.png when gnuplot is installed); ZKR_BENCH_RESULTS defaults to
+# bench/results under the current directory.
+#
+# Environment: ZKR_SERVER (server script, default ../server/zkr-server next
+# to this file), ZKR_BENCH_RESULTS, ZKR_BENCH_TIMEOUT (seconds per single
+# bench run, default 300), JAVA / JAVAC, ZKR_BENCH_SCALE (multiplies every N,
+# e.g. 0.1 for a quick smoke run), CURATOR_CP (Curator classpath).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SERVER=${ZKR_SERVER:-$HERE/../server/zkr-server}
+RESULTS=${ZKR_BENCH_RESULTS:-bench/results}
+RUN_TIMEOUT=${ZKR_BENCH_TIMEOUT:-300}
+SCALE=${ZKR_BENCH_SCALE:-1}
+JAVA=${JAVA:-java}
+JAVAC=${JAVAC:-javac}
+PYTHON=/usr/bin/python3
+CURATOR_CP=${CURATOR_CP:-/usr/share/java/curator-recipes.jar:/usr/share/java/slf4j-nop.jar}
+
+SCENARIOS=(uncontended contended:4 contended:64 queue-put queue-take)
+declare -A NOPS=([uncontended]=3000 [contended:4]=2000 [contended:64]=2000
+                 [queue-put]=3000 [queue-take]=3000 [raw]=3000)
+IMPLS=(zkr curator kazoo)
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "bench: $*"; exit 1; }
+
+zkr_bin=${1:-}
+have_zkr=1
+if [[ -z $zkr_bin || ! -x $zkr_bin || -d $zkr_bin ]]; then
+  have_zkr=0
+  say "bench: zkr bench binary '${zkr_bin:-<none given>}' not found; skipping zkr rows"
+fi
+[[ -x $SERVER ]] || die "server script $SERVER not found"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/zkr-bench.XXXXXX")
+server_started=0
+cleanup() {
+  local rc=$?
+  if ((server_started)); then
+    "$SERVER" stop --dir "$tmp/server" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------------ setup
+hosts=$("$SERVER" start --dir "$tmp/server" --owner-pid $$) ||
+  die "could not start the ZooKeeper server"
+server_started=1
+say "bench: server at $hosts (standalone, fresh, in $tmp/server)"
+
+have_curator=1
+if ! command -v "$JAVA" >/dev/null || ! command -v "$JAVAC" >/dev/null; then
+  say "bench: java/javac not found; skipping Curator"
+  have_curator=0
+elif ! "$JAVAC" -nowarn -cp "$CURATOR_CP" -d "$tmp/classes" \
+    "$HERE/CuratorBench.java" 2>"$tmp/javac.err"; then
+  say "bench: compiling CuratorBench.java failed; skipping Curator:"
+  sed 's/^/  /' "$tmp/javac.err" >&2
+  have_curator=0
+fi
+
+have_kazoo=1
+if ! "$PYTHON" -c 'import kazoo' 2>/dev/null; then
+  say "bench: $PYTHON cannot import kazoo; skipping kazoo"
+  have_kazoo=0
+fi
+
+scaled() { # N for scenario $1
+  local n
+  n=$(awk -v n="${NOPS[$1]}" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 1 ? 1 : v) }')
+  echo "$n"
+}
+
+declare -A VAL UNIT
+# run_one IMPL SCENARIO CMD...: run one bench, record its RESULT line.
+run_one() {
+  local impl=$1 scen=$2; shift 2
+  local out="$tmp/out.$impl" err="$tmp/err.$impl" rc=0 t0 t1 line
+  local -a f
+  t0=$(date +%s.%N)
+  timeout -k 10 "$RUN_TIMEOUT" "$@" >"$out" 2>"$err" </dev/null || rc=$?
+  t1=$(date +%s.%N)
+  line=$(grep -E '^RESULT ' "$out" | tail -n 1 || true)
+  read -ra f <<<"$line"
+  if ((rc != 0)) || ((${#f[@]} != 5)) || [[ ! ${f[3]} =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+    say "bench: $impl $scen failed (exit $rc$( ((rc == 124)) && echo ", timed out after ${RUN_TIMEOUT}s"))"
+    if [[ -s $err ]]; then tail -n 3 "$err" | sed 's/^/  /' >&2; fi
+    return 0
+  fi
+  local key=${f[1]}
+  local s=${f[2]}
+  [[ $s == raw ]] && s=uncontended     # raw create+delete vs. a lock cycle
+  VAL[$key|$s]=${f[3]}
+  UNIT[$s]=${f[4]}
+  say "$(printf 'bench: %-8s %-13s %12s %-10s (%.1f s)' "$key" "${f[2]}" "${f[3]}" \
+    "${f[4]}" "$(echo "$t1 - $t0" | bc)")"
+}
+
+start_all=$(date +%s)
+if ((have_zkr)); then
+  run_one raw raw "$zkr_bin" "$hosts" raw "$(scaled raw)"
+fi
+for scen in "${SCENARIOS[@]}"; do
+  n=$(scaled "$scen")
+  if ((have_zkr)); then
+    run_one zkr "$scen" "$zkr_bin" "$hosts" "$scen" "$n"
+  fi
+  if ((have_curator)); then
+    run_one curator "$scen" "$JAVA" -cp "$tmp/classes:$CURATOR_CP" CuratorBench \
+      "$hosts" "$scen" "$n"
+  fi
+  if ((have_kazoo)); then
+    run_one kazoo "$scen" "$PYTHON" "$HERE/kazoo_bench.py" "$hosts" "$scen" "$n"
+  fi
+done
+elapsed=$(($(date +%s) - start_all))
+
+# ------------------------------------------------------------------ report
+get() { echo "${VAL[$1|$2]:-n/a}"; }
+ratio() { # a b -> a/b with 2 decimals, or n/a
+  if [[ $1 == n/a || $2 == n/a ]]; then echo n/a; return; fi
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f\n", a / b }'
+}
+
+mkdir -p "$RESULTS"
+csv=$RESULTS/lock.csv
+{
+  echo "scenario,unit,n,zkr,curator,kazoo,raw,zkr/curator,zkr/kazoo,zkr/raw"
+  for scen in "${SCENARIOS[@]}"; do
+    z=$(get zkr "$scen") c=$(get curator "$scen") k=$(get kazoo "$scen") r=$(get raw "$scen")
+    echo "$scen,${UNIT[$scen]:-ops/s},$(scaled "$scen"),$z,$c,$k,$r,$(ratio "$z" "$c"),$(ratio "$z" "$k"),$(ratio "$z" "$r")"
+  done
+} >"$csv"
+
+echo
+echo "Lock and queue benchmark: one standalone ZooKeeper 3.8 on 127.0.0.1, all implementations in this run (${elapsed} s)"
+((have_zkr)) || echo "(zkr bench binary missing: zkr rows skipped)"
+printf '%-13s %-10s %10s %10s %10s %10s %11s %9s %7s\n' \
+  scenario unit zkr curator kazoo raw zkr/curator zkr/kazoo zkr/raw
+while IFS=, read -r scen unit n z c k r rc rk rr; do
+  printf '%-13s %-10s %10s %10s %10s %10s %11s %9s %7s\n' \
+    "$scen" "$unit" "$z" "$c" "$k" "$r" "$rc" "$rk" "$rr"
+done < <(tail -n +2 "$csv")
+echo "values are ops/s (higher is better); ratios > 1 mean zkr is faster."
+echo "raw = plain create+delete cycles (zkr-bench raw), shown against uncontended."
+echo "CSV: $csv"
+
+# ------------------------------------------------------------------ chart
+if command -v gnuplot >/dev/null; then
+  png=$RESULTS/lock.png
+  # Plot only the implementations with at least one value.
+  cols=() names=()
+  i=4
+  for impl in zkr curator kazoo raw; do
+    if awk -F, -v c="$i" 'NR > 1 && $c != "n/a" { found = 1 } END { exit !found }' "$csv"; then
+      cols+=("$i") names+=("$impl")
+    fi
+    i=$((i + 1))
+  done
+  if ((${#cols[@]})); then
+    tail -n +2 "$csv" >"$tmp/plot.csv"          # no header row in the chart
+    # Lower end of the log axis: the power of ten at or below the smallest value.
+    ymin=$(awk -F, 'NR > 1 { for (i = 4; i <= 7; i++) if ($i != "n/a" && $i > 0 &&
+             (m == "" || $i < m)) m = $i }
+           END { if (m == "") m = 10; e = 1; while (e * 10 <= m) e *= 10;
+                 while (e > m) e /= 10; print e }' "$csv")
+    plot=""
+    for j in "${!cols[@]}"; do
+      plot+="${plot:+, }'$tmp/plot.csv' using ${cols[$j]}:xtic(1) title '${names[$j]}'"
+    done
+    term="pngcairo size 900,500 font ',10'"
+    gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo || term="png size 900,500"
+    if gnuplot 2>"$tmp/gnuplot.err" <<EOF
+set terminal $term
+set output '$png'
+set datafile separator ','
+set datafile missing 'n/a'
+set title 'zkr vs Curator vs kazoo (one standalone ZooKeeper, 127.0.0.1)'
+set ylabel 'operations per second (log scale)'
+set logscale y
+set yrange [$ymin:*]
+set grid ytics
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set key top right
+set xtics nomirror
+plot $plot
+EOF
+    then
+      echo "PNG: $png"
+    else
+      say "bench: gnuplot failed:"; sed 's/^/  /' "$tmp/gnuplot.err" >&2
+    fi
+  fi
+else
+  echo "(gnuplot not installed: no PNG)"
+fi
