@@ -635,37 +635,71 @@ static void expire_watcher(zhandle_t *zh, int type, int state,
                                                              : ZKR_ECONNECT);
 }
 
-int zkr_client_expire_session(zkr_client_t *c)
+/* One attempt: a second connection presents our session id and password,
+ * then closes, and the server ends the session. Meanwhile our own handle
+ * is pointed at a closed port, so that it cannot take the session back
+ * before the close arrives (it would win if it reconnected first). */
+static int expire_once(zkr_client_t *c, int64_t sid)
 {
     clientid_t id;
     zhandle_t *twin;
     zkr__waiter_t w;
     int rc;
-    if (!c)
-        return ZKR_EINVAL;
-    if (zkr__in_callback())
-        return ZKR_EDEADLK;
     pthread_mutex_lock(&c->mu);
-    if (c->closing || !c->zh || !c->session_id) {
+    if (c->closing || !c->zh || c->session_id != sid) {
         pthread_mutex_unlock(&c->mu);
         return ZKR_ECLOSED;
     }
     id = *zoo_client_id(c->zh);
+    zoo_set_servers(c->zh, "127.0.0.1:1");
     pthread_mutex_unlock(&c->mu);
 
-    /* A second connection that presents our session id and password, then
-     * closes: the server ends the session for both. */
     zkr__waiter_init(&w);
     twin = zookeeper_init2(c->hosts, expire_watcher, c->session_timeout_ms,
                            &id, &w, ZOO_NO_LOG_CLIENTENV, zk_log_forward);
-    if (!twin) {
-        zkr__waiter_destroy(&w);
-        return ZKR_ECONNECT;
-    }
-    rc = zkr__waiter_wait(&w, c->connect_timeout_ms);
-    zookeeper_close(twin);
+    rc = twin ? zkr__waiter_wait(&w, c->connect_timeout_ms) : ZKR_ECONNECT;
+    if (twin)
+        zookeeper_close(twin);
     zkr__waiter_destroy(&w);
+
+    pthread_mutex_lock(&c->mu);
+    if (c->zh && c->session_id == sid)
+        zoo_set_servers(c->zh, c->hosts);
+    pthread_mutex_unlock(&c->mu);
     return rc == ZKR_OK ? ZKR_OK : ZKR_ECONNECT;
+}
+
+int zkr_client_expire_session(zkr_client_t *c)
+{
+    int64_t sid;
+    int rc = ZKR_ECONNECT;
+    if (!c)
+        return ZKR_EINVAL;
+    if (zkr__in_callback())
+        return ZKR_EDEADLK;
+    sid = zkr_client_session_id(c);
+    if (!sid)
+        return ZKR_ECLOSED;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        struct timespec ts;
+        int has;
+        rc = expire_once(c, sid);
+        if (rc == ZKR_ECLOSED)
+            return zkr_client_session_id(c) != sid ? ZKR_OK : rc;
+        if (rc != ZKR_OK)
+            continue;
+        /* Done when our handle has heard that the session is gone. */
+        has = zkr__deadline(c->connect_timeout_ms, &ts);
+        pthread_mutex_lock(&c->mu);
+        while (!c->closing && c->session_id == sid &&
+               zkr__cond_wait(&c->cv, &c->mu, has, &ts) != ETIMEDOUT)
+            ;
+        rc = c->session_id != sid ? ZKR_OK : ZKR_ETIMEDOUT;
+        pthread_mutex_unlock(&c->mu);
+        if (rc == ZKR_OK)
+            return ZKR_OK;
+    }
+    return rc == ZKR_ETIMEDOUT ? ZKR_ECONNECT : rc;
 }
 
 int zkr_client_server(zkr_client_t *c, char *buf, size_t len)

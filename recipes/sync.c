@@ -286,6 +286,59 @@ int zkr_children(zkr_client_t *c, const char *path, char ***names,
     return rc;
 }
 
+struct flush {
+    zkr__waiter_t w;
+    int abandoned; /* the caller timed out: the callback frees */
+};
+
+static void flush_free(struct flush *f)
+{
+    zkr__waiter_destroy(&f->w);
+    free(f);
+}
+
+static void flush_cb(zkr__op_t *op, int rc)
+{
+    struct flush *f = op->ctx;
+    int abandoned;
+    pthread_mutex_lock(&f->w.mu);
+    abandoned = f->abandoned;
+    f->w.done = 1;
+    f->w.rc = rc == ZKR_ENONODE ? ZKR_OK : rc;
+    pthread_cond_broadcast(&f->w.cv);
+    pthread_mutex_unlock(&f->w.mu);
+    if (abandoned)
+        flush_free(f);
+}
+
+int zkr_client_flush(zkr_client_t *c, int timeout_ms)
+{
+    struct flush *f;
+    int rc, done;
+    if (!c)
+        return ZKR_EINVAL;
+    if (zkr__in_callback())
+        return ZKR_EDEADLK;
+    f = calloc(1, sizeof *f);
+    if (!f)
+        return ZKR_ENOMEM;
+    zkr__waiter_init(&f->w);
+    rc = zkr__aexists(c, "/", NULL, NULL, flush_cb, f);
+    if (rc != ZKR_OK) {
+        flush_free(f);
+        return rc;
+    }
+    rc = zkr__waiter_wait(&f->w, timeout_ms);
+    pthread_mutex_lock(&f->w.mu);
+    done = f->w.done;
+    if (!done)
+        f->abandoned = 1;
+    pthread_mutex_unlock(&f->w.mu);
+    if (done)
+        flush_free(f);
+    return rc;
+}
+
 static void ensure_done(void *ctx, int rc)
 {
     zkr__waiter_signal(ctx, rc);

@@ -108,6 +108,8 @@ int main(void)
     is(zkr_delete_recursive(c, "/deep"), ZKR_OK, "delete recursive");
     is(zkr_exists(c, "/deep", NULL), ZKR_ENONODE, "gone");
 
+    is(zkr_client_flush(c, 5000), ZKR_OK, "flush");
+    is(zkr_client_flush(NULL, 5000), ZKR_EINVAL, "flush NULL");
     bad_input(c);
 
     /* the namespace really is a subtree of the server */

@@ -94,6 +94,8 @@ int main(void)
     {
         char **names;
         int cnt = -1;
+        for (i = 0; i < SESSIONS; i++)
+            zkr_client_flush(cs[i], 10000); /* releases do not wait */
         zkr_children(cs[0], "/many", &names, &cnt);
         zkr_strings_free(names, cnt);
         is(cnt, 0, "no lock node left behind");

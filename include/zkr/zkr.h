@@ -188,9 +188,13 @@ ZKR_EXTERN int zkr_client_session_timeout(const zkr_client_t *client);
 
 /**
  * Make the server expire this client's current session, for fault testing:
- * a second connection attaches to the session and closes it. Listeners then
- * see LOST and a new session is opened.
- * @return ZKR_OK; ZKR_EINVAL; ZKR_ECLOSED; ZKR_ECONNECT; ZKR_EDEADLK.
+ * a second connection attaches to the session and closes it (meanwhile the
+ * client is kept from reconnecting, so it cannot take the session back).
+ * Returns once the client has seen its session end; listeners then see LOST
+ * and a new session is opened.
+ * @return ZKR_OK; ZKR_EINVAL; ZKR_ECLOSED (no session); ZKR_ECONNECT (no
+ *         server took the second connection, or the session survived three
+ *         attempts); ZKR_EDEADLK.
  * Thread safety: any thread but the completion thread (it blocks).
  */
 ZKR_EXTERN int zkr_client_expire_session(zkr_client_t *client);
@@ -203,6 +207,16 @@ ZKR_EXTERN int zkr_client_expire_session(zkr_client_t *client);
  */
 ZKR_EXTERN int zkr_client_wait_connected(zkr_client_t *client,
                                          int timeout_ms);
+
+/**
+ * Wait until the server has answered every request this client sent before
+ * the call, such as the deletes of lock releases, which do not wait for
+ * their replies. One round trip: the session answers requests in order.
+ * @return ZKR_OK; ZKR_ETIMEDOUT; ZKR_ECONNLOSS; ZKR_ESESSIONEXPIRED;
+ *         ZKR_ECLOSED; ZKR_EDEADLK; ZKR_EINVAL.
+ * Thread safety: any thread but the completion thread.
+ */
+ZKR_EXTERN int zkr_client_flush(zkr_client_t *client, int timeout_ms);
 
 /* ---- plain znode operations (blocking) -------------------------------- */
 /* Each returns ZKR_OK or: ZKR_EINVAL (NULL client/out), ZKR_EBADPATH,
