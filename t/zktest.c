@@ -11,6 +11,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #define MAX_SERVERS 8
 static zkt_server_t *servers[MAX_SERVERS];
@@ -280,4 +283,85 @@ long long zkt_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- fault proxy ---------------------------------------------------------- */
+
+static zkt_proxy_t *proxies[8];
+static int nproxies;
+
+static void stop_proxies(void)
+{
+    for (int i = 0; i < nproxies; i++)
+        if (proxies[i]->pid > 0) {
+            kill(proxies[i]->pid, SIGKILL);
+            waitpid(proxies[i]->pid, NULL, 0);
+            proxies[i]->pid = 0;
+        }
+}
+
+zkt_proxy_t *zkt_proxy_start(int target_port)
+{
+    zkt_proxy_t *p = calloc(1, sizeof *p);
+    const char *top = getenv("ZKR_TOP_BUILDDIR");
+    char exe[600], port[16], line[64] = "";
+    int fds[2];
+    size_t got = 0;
+    pid_t pid;
+    if (!p || pipe(fds) != 0)
+        bail_out("proxy: out of resources");
+    snprintf(exe, sizeof exe, "%s/t/zkr-faultproxy", top ? top : ".");
+    snprintf(port, sizeof port, "%d", target_port);
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(exe, exe, port, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    while (got < sizeof line - 1 && !strchr(line, '\n')) {
+        ssize_t r = read(fds[0], line + got, sizeof line - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fds[0]);
+    if (sscanf(line, "%d %d", &p->port, &p->ctl) != 2)
+        bail_out("cannot start %s", exe);
+    p->pid = pid;
+    snprintf(p->hosts, sizeof p->hosts, "127.0.0.1:%d", p->port);
+    if (nproxies == 0)
+        atexit(stop_proxies);
+    if (nproxies < 8)
+        proxies[nproxies++] = p;
+    return p;
+}
+
+int zkt_proxy(zkt_proxy_t *p, const char *cmd)
+{
+    struct sockaddr_in a;
+    char reply[128] = "";
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok_reply;
+    ssize_t r;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((unsigned short)p->ctl);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        write(fd, cmd, strlen(cmd)) < 0 || write(fd, "\n", 1) != 1) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    r = read(fd, reply, sizeof reply - 1);
+    close(fd);
+    ok_reply = r > 0 && strncmp(reply, "error", 5) != 0;
+    return ok_reply ? 0 : -1;
+}
+
+int zkt_first_port(const char *hosts)
+{
+    const char *colon = strchr(hosts, ':');
+    return colon ? atoi(colon + 1) : -1;
 }

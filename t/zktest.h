@@ -53,6 +53,19 @@ void zkt_states_cb(zkr_client_t *c, zkr_state_t st, void *ctx);
 int zkt_states_wait(zkt_states_t *r, zkr_state_t st, int from,
                     int timeout_ms);
 
+/* A fault proxy (t/zkr-faultproxy) in front of 127.0.0.1:target_port.
+ * hosts is the connect string through it. Stopped at exit. */
+typedef struct {
+    int port, ctl;
+    int pid;
+    char hosts[64];
+} zkt_proxy_t;
+zkt_proxy_t *zkt_proxy_start(int target_port);
+/* Send one control command ("cut", "blackhole down", ...); 0 when ok. */
+int zkt_proxy(zkt_proxy_t *p, const char *cmd);
+/* Port of the first member of a connect string. */
+int zkt_first_port(const char *hosts);
+
 void zkt_sleep_ms(int ms);
 long long zkt_now_ms(void);
 
