@@ -312,7 +312,7 @@ void zkr_client_opts_init(zkr_client_opts_t *o)
 
 /* host:port[,host:port]*, ports 1..65535, no chroot suffix (zkr handles the
  * namespace itself so it can create it). */
-static int check_hosts(const char *hosts)
+int zkr__check_hosts(const char *hosts)
 {
     const char *p = hosts;
     if (!*p)
@@ -463,7 +463,7 @@ int zkr_client_new(const zkr_client_opts_t *opts, zkr_client_t **out)
         return ZKR_EHOSTS;
     if (opts->session_timeout_ms <= 0 || opts->connect_timeout_ms < 0)
         return ZKR_EINVAL;
-    if ((rc = check_hosts(opts->hosts)) != ZKR_OK)
+    if ((rc = zkr__check_hosts(opts->hosts)) != ZKR_OK)
         return rc;
     if (opts->chroot && *opts->chroot &&
         (rc = zkr_path_validate(opts->chroot)) != ZKR_OK)

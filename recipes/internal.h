@@ -143,6 +143,10 @@ const struct ACL_vector *zkr__client_acl(zkr_client_t *c);
 /* Host name and pid, the default lock-node data. Ownership: caller frees. */
 char *zkr__default_node_data(void);
 
+/* Validate a connect string "host:port[,host:port]*": ZKR_OK or
+ * ZKR_EHOSTS. */
+int zkr__check_hosts(const char *hosts);
+
 /* ---- paths and names ----------------------------------------------------- */
 
 /* 36-char lowercase UUID v4 + NUL. */
