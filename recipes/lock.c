@@ -15,11 +15,10 @@
  * appear in front of us.
  */
 #define ZKR_BUILDING 1
-#include "lockcore.h"
+#include "lockdir.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
 
 /* ---- contender naming ---------------------------------------------------- */
 
@@ -47,20 +46,9 @@ const zkr__lockspec_t zkr__spec_read = {"-__READ__", ZKR__LK_SHARED,
 const zkr__lockspec_t zkr__spec_write = {"-__WRIT__", ZKR__LK_EXCLUSIVE,
                                          classify_rw};
 
-typedef struct {
-    const char *name;
-    int32_t seq;
-    int kind;
-} lnode_t;
-
-static int lnode_cmp(const void *a, const void *b)
-{
-    return zkr__seq_cmp(((const lnode_t *)a)->seq, ((const lnode_t *)b)->seq);
-}
-
 /* Index of the node that blocks contender me, or -1 when it may hold.
  * *last is set when that node is the only one blocking it. */
-static int decide(const lnode_t *n, int me, int my_kind, int *last)
+static int decide(const zkr__lnode_t *n, int me, int my_kind, int *last)
 {
     if (my_kind == ZKR__LK_EXCLUSIVE) {
         *last = me == 1;
@@ -79,7 +67,6 @@ static int decide(const lnode_t *n, int me, int my_kind, int *last)
 
 /* ---- types --------------------------------------------------------------- */
 
-typedef struct lockdir lockdir_t;
 
 enum lstate {
     ST_IDLE,
@@ -88,6 +75,7 @@ enum lstate {
     ST_RECOVER,    /* create reply lost: look for our node by its uuid */
     ST_LISTING,    /* waiting for a listing */
     ST_WATCHING,   /* watching the node in front of us */
+    ST_PROBING,    /* checking which earlier nodes of the last listing live */
     ST_WAIT_SESSION, /* session lost while waiting: retry on the next one */
     ST_HELD
 };
@@ -98,7 +86,7 @@ struct zkr_lock {
     zkr_client_t *c;
     char *path;
     const zkr__lockspec_t *spec;
-    lockdir_t *dir;
+    zkr__lockdir_t *dir;
     char *data;
     size_t data_len;
     int reentrant;
@@ -116,6 +104,8 @@ struct zkr_lock {
     int try_only;
     int suspended;
     int ensure_tries;
+    int probes;       /* probes outstanding */
+    int probe_failed;
     unsigned need_gc;
     int freed;
 
@@ -129,33 +119,7 @@ struct zkr_lock {
     int state_status;
 };
 
-/* A listing request of one contender. */
-typedef struct waiter {
-    struct waiter *next;
-    zkr_lock_t *l;
-    unsigned attempt;
-    unsigned need; /* served by getChildren number >= need */
-} waiter_t;
-
-struct lockdir {
-    UT_hash_handle hh;
-    char *key;
-    pthread_mutex_t mu;
-    int refs;
-    zkr_client_t *c;
-    char *path;
-    const zkr__lockspec_t *spec;
-    int gc_inflight;
-    unsigned gc_sent;
-    waiter_t *waiting;
-};
-
-static pthread_mutex_t g_dirs_mu = PTHREAD_MUTEX_INITIALIZER;
-static lockdir_t *g_dirs;
-
 /* ---- refcounts ----------------------------------------------------------- */
-
-static void dir_unref(lockdir_t *d);
 
 static void lock_unref(zkr_lock_t *l)
 {
@@ -165,62 +129,13 @@ static void lock_unref(zkr_lock_t *l)
     pthread_mutex_unlock(&l->mu);
     if (!last)
         return;
-    dir_unref(l->dir);
+    zkr__dir_unref(l->dir);
     zkr__client_unref(l->c);
     pthread_mutex_destroy(&l->mu);
     free(l->path);
     free(l->data);
     free(l->node);
     free(l);
-}
-
-static lockdir_t *dir_get(zkr_client_t *c, const char *path,
-                          const zkr__lockspec_t *spec)
-{
-    char key[4200];
-    lockdir_t *d;
-    snprintf(key, sizeof key, "%p|%p|%s", (void *)c, (const void *)spec,
-             path);
-    pthread_mutex_lock(&g_dirs_mu);
-    HASH_FIND_STR(g_dirs, key, d);
-    if (d) {
-        d->refs++;
-    } else if ((d = calloc(1, sizeof *d)) != NULL) {
-        d->key = strdup(key);
-        d->path = strdup(path);
-        if (!d->key || !d->path) {
-            free(d->key);
-            free(d->path);
-            free(d);
-            d = NULL;
-        } else {
-            pthread_mutex_init(&d->mu, NULL);
-            d->refs = 1;
-            d->c = c;
-            d->spec = spec;
-            HASH_ADD_KEYPTR(hh, g_dirs, d->key, strlen(d->key), d);
-        }
-    }
-    pthread_mutex_unlock(&g_dirs_mu);
-    return d;
-}
-
-static void dir_unref(lockdir_t *d)
-{
-    int last;
-    if (!d)
-        return;
-    pthread_mutex_lock(&g_dirs_mu);
-    last = --d->refs == 0;
-    if (last)
-        HASH_DEL(g_dirs, d);
-    pthread_mutex_unlock(&g_dirs_mu);
-    if (!last)
-        return;
-    pthread_mutex_destroy(&d->mu);
-    free(d->key);
-    free(d->path);
-    free(d);
 }
 
 /* ---- callbacks out of the mutex ------------------------------------------ */
@@ -320,6 +235,9 @@ static char *child_path(zkr_lock_t *l, const char *name)
 static void send_delete(zkr_lock_t *l, const char *name)
 {
     char *p = child_path(l, name);
+    int32_t seq;
+    if (zkr__seq_of(name, &seq) == 0)
+        zkr__dir_gone(l->dir, seq);
     if (p)
         zkr__delete_bg(l->c, p);
     free(p);
@@ -351,121 +269,25 @@ static void clean_orphan(zkr_lock_t *l, const char *uuid)
 
 /* ---- listings ------------------------------------------------------------ */
 
-static void deliver(zkr_lock_t *l, unsigned attempt, const lnode_t *nodes,
+static void deliver(zkr_lock_t *l, unsigned attempt, const zkr__lnode_t *nodes,
                     int n, int rc);
 
-typedef struct {
-    lockdir_t *d;
-    unsigned idx;
-} gctx_t;
-
-static void gc_cb(zkr__op_t *op, int rc);
-
-/* Caller holds d->mu. */
-static void gc_send(lockdir_t *d)
+static void dir_deliver(void *obj, unsigned attempt, const zkr__lnode_t *nodes,
+                        int n, int rc)
 {
-    gctx_t *g = malloc(sizeof *g);
-    if (!g)
-        return;
-    g->d = d;
-    g->idx = d->gc_sent + 1;
-    pthread_mutex_lock(&g_dirs_mu);
-    d->refs++;
-    pthread_mutex_unlock(&g_dirs_mu);
-    if (zkr__achildren(d->c, d->path, NULL, NULL, gc_cb, g) == ZKR_OK) {
-        d->gc_sent++;
-        d->gc_inflight = 1;
-        return;
-    }
-    free(g);
-    pthread_mutex_lock(&g_dirs_mu);
-    d->refs--; /* the lock object still holds one */
-    pthread_mutex_unlock(&g_dirs_mu);
-}
-
-static lnode_t *sort_children(const zkr__lockspec_t *spec,
-                              const struct String_vector *sv, int *n)
-{
-    lnode_t *nodes = malloc(sizeof *nodes * (size_t)(sv->count ? sv->count : 1));
-    int k = 0;
-    if (!nodes)
-        return NULL;
-    for (int i = 0; i < sv->count; i++) {
-        int kind = spec->classify(sv->data[i]);
-        int32_t seq;
-        if (kind && zkr__seq_of(sv->data[i], &seq) == 0) {
-            nodes[k].name = sv->data[i];
-            nodes[k].seq = seq;
-            nodes[k].kind = kind;
-            k++;
-        }
-    }
-    qsort(nodes, (size_t)k, sizeof *nodes, lnode_cmp);
-    *n = k;
-    return nodes;
-}
-
-static void gc_cb(zkr__op_t *op, int rc)
-{
-    gctx_t *g = op->ctx;
-    lockdir_t *d = g->d;
-    waiter_t *ready = NULL, **pp, *w;
-    lnode_t *nodes = NULL;
-    int n = 0;
-
-    pthread_mutex_lock(&d->mu);
-    d->gc_inflight = 0;
-    for (pp = &d->waiting; *pp;) {
-        w = *pp;
-        if (w->need <= g->idx || rc != ZKR_OK) {
-            *pp = w->next;
-            w->next = ready;
-            ready = w;
-        } else {
-            pp = &w->next;
-        }
-    }
-    if (d->waiting)
-        gc_send(d); /* for those who need a fresher view */
-    pthread_mutex_unlock(&d->mu);
-
-    if (rc == ZKR_OK) {
-        nodes = sort_children(d->spec, op->strings, &n);
-        if (!nodes)
-            rc = ZKR_ENOMEM;
-    }
-    while (ready) {
-        w = ready;
-        ready = w->next;
-        deliver(w->l, w->attempt, nodes, n, rc);
-        lock_unref(w->l);
-        free(w);
-    }
-    free(nodes);
-    free(g);
-    dir_unref(d);
+    deliver(obj, attempt, nodes, n, rc);
+    lock_unref(obj); /* the reference want_listing took */
 }
 
 /* Ask for a listing taken after now (need 0) or by getChildren number
  * need. Caller holds l->mu. */
 static void want_listing(zkr_lock_t *l, unsigned need)
 {
-    lockdir_t *d = l->dir;
-    waiter_t *w = malloc(sizeof *w);
-    if (!w)
-        return; /* the acquire stalls until reconnect or cancel */
     l->state = ST_LISTING;
     l->token++;
-    w->l = l;
-    w->attempt = l->attempt;
     l->refs++;
-    pthread_mutex_lock(&d->mu);
-    w->need = need ? need : d->gc_sent + 1;
-    w->next = d->waiting;
-    d->waiting = w;
-    if (!d->gc_inflight)
-        gc_send(d);
-    pthread_mutex_unlock(&d->mu);
+    if (zkr__dir_want(l->dir, l, l->attempt, need) != ZKR_OK)
+        l->refs--; /* the acquire stalls until reconnect or cancel */
 }
 
 /* ---- the state machine --------------------------------------------------- */
@@ -486,6 +308,20 @@ static void fail(zkr_lock_t *l, int status)
     finish(l, status);
 }
 
+/* Up to this many earlier nodes are checked one by one (pipelined) before
+ * a whole new listing is cheaper. */
+#define PROBE_MAX 8
+
+static void advance(zkr_lock_t *l);
+static void watch_node(zkr_lock_t *l, const char *name, int last);
+
+static void mark_gone(zkr_lock_t *l, const char *name)
+{
+    int32_t seq;
+    if (name && zkr__seq_of(name, &seq) == 0)
+        zkr__dir_gone(l->dir, seq);
+}
+
 static void watch_cb(void *ctx, int type, const char *path)
 {
     actx_t *a = ctx;
@@ -494,10 +330,15 @@ static void watch_cb(void *ctx, int type, const char *path)
     pthread_mutex_lock(&l->mu);
     if (a->attempt == l->attempt && a->token == l->token &&
         l->state == ST_WATCHING && type != ZKR__WATCH_CANCELED) {
-        if (type == ZOO_DELETED_EVENT && a->last)
-            become_held(l);
-        else
+        if (type == ZOO_DELETED_EVENT) {
+            mark_gone(l, a->name);
+            if (a->last)
+                become_held(l);
+            else
+                advance(l);
+        } else {
             want_listing(l, 0);
+        }
     }
     unlock_fire(l);
     actx_free(a);
@@ -512,10 +353,11 @@ static void watch_get_cb(zkr__op_t *op, int rc)
         l->state == ST_WATCHING) {
         if (rc == ZKR_ENONODE) {
             /* Gone before we looked. */
+            mark_gone(l, a->name);
             if (a->last)
                 become_held(l);
             else
-                want_listing(l, 0);
+                advance(l);
         } else if (rc != ZKR_OK && rc != ZKR_ECONNLOSS &&
                    rc != ZKR_ESESSIONEXPIRED && rc != ZKR_ECANCELED) {
             fail(l, rc);
@@ -527,7 +369,106 @@ static void watch_get_cb(zkr__op_t *op, int rc)
     actx_free(a);
 }
 
-static void deliver(zkr_lock_t *l, unsigned attempt, const lnode_t *nodes,
+/* Caller holds l->mu: watch the node that blocks us. */
+static void watch_node(zkr_lock_t *l, const char *name, int last)
+{
+    char *p = child_path(l, name);
+    actx_t *a, *wa;
+    l->state = ST_WATCHING;
+    l->token++;
+    a = actx_new(l, name);
+    wa = actx_new(l, name); /* the watch gets its own context */
+    if (a && wa && p) {
+        a->last = wa->last = last;
+        if (zkr__aget(l->c, p, watch_cb, wa, watch_get_cb, a) == ZKR_OK) {
+            free(p);
+            return;
+        }
+    }
+    if (a)
+        actx_free_locked(a);
+    if (wa)
+        actx_free_locked(wa);
+    free(p);
+    want_listing(l, 0); /* try again with a fresh view */
+}
+
+/* After the probes: the nearest earlier node still alive blocks us. */
+static void watch_nearest(zkr_lock_t *l)
+{
+    char *name = NULL;
+    int k = zkr__dir_before(l->dir, l->seq, l->spec->kind == ZKR__LK_SHARED,
+                            &name, 1);
+    if (k == 0)
+        become_held(l);
+    else if (k < 0 || !name)
+        want_listing(l, 0);
+    else
+        watch_node(l, name, k == 1);
+    free(name);
+}
+
+static void probe_cb(zkr__op_t *op, int rc)
+{
+    actx_t *a = op->ctx;
+    zkr_lock_t *l = a->l;
+    pthread_mutex_lock(&l->mu);
+    if (a->attempt == l->attempt && a->token == l->token &&
+        l->state == ST_PROBING) {
+        if (rc == ZKR_ENONODE)
+            mark_gone(l, a->name);
+        else if (rc != ZKR_OK)
+            l->probe_failed = 1;
+        if (--l->probes == 0) {
+            if (l->probe_failed)
+                want_listing(l, 0);
+            else
+                watch_nearest(l);
+        }
+    }
+    unlock_fire(l);
+    actx_free(a);
+}
+
+/* Caller holds l->mu. The node we watched is gone but was not the only one
+ * in front of us. Rather than listing a possibly long queue again, check
+ * the earlier nodes of the newest listing that are not known to be gone:
+ * nothing can have been added in front of us since. */
+static void advance(zkr_lock_t *l)
+{
+    char *names[PROBE_MAX];
+    int k = zkr__dir_before(l->dir, l->seq, l->spec->kind == ZKR__LK_SHARED,
+                            names, PROBE_MAX);
+    int listed = k < 0 ? 0 : k < PROBE_MAX ? k : PROBE_MAX;
+    if (k == 0) {
+        become_held(l);
+    } else if (k < 0 || k > PROBE_MAX) {
+        want_listing(l, 0);
+    } else {
+        l->state = ST_PROBING;
+        l->token++;
+        l->probes = 0;
+        l->probe_failed = 0;
+        for (int i = 0; i < k; i++) {
+            char *p = names[i] ? child_path(l, names[i]) : NULL;
+            actx_t *a = names[i] ? actx_new(l, names[i]) : NULL;
+            if (p && a &&
+                zkr__aexists(l->c, p, NULL, NULL, probe_cb, a) == ZKR_OK)
+                l->probes++;
+            else if (a)
+                actx_free_locked(a);
+            if (!p || !a)
+                l->probe_failed = 1;
+            free(p);
+        }
+        if (l->probes == 0)
+            want_listing(l, 0);
+    }
+    for (int i = 0; i < listed; i++)
+        free(names[i]);
+}
+
+static void deliver(zkr_lock_t *l, unsigned attempt, const zkr__lnode_t *nodes,
                     int n, int rc)
 {
     int me = -1, blocker, last = 0;
@@ -570,31 +511,7 @@ static void deliver(zkr_lock_t *l, unsigned attempt, const lnode_t *nodes,
     } else if (l->try_only) {
         fail(l, ZKR_EWOULDBLOCK);
     } else {
-        actx_t *a;
-        char *p = child_path(l, nodes[blocker].name);
-        l->state = ST_WATCHING;
-        l->token++;
-        a = actx_new(l, NULL);
-        if (a) {
-            a->last = last;
-            /* the watch gets its own context */
-            actx_t *wa = actx_new(l, NULL);
-            if (wa) {
-                wa->last = last;
-                if (zkr__aget(l->c, p, watch_cb, wa, watch_get_cb, a) !=
-                    ZKR_OK) {
-                    actx_free_locked(wa);
-                    actx_free_locked(a);
-                    a = NULL;
-                }
-            } else {
-                actx_free_locked(a);
-                a = NULL;
-            }
-        }
-        if (!a)
-            want_listing(l, 0); /* try again later */
-        free(p);
+        watch_node(l, nodes[blocker].name, last);
     }
 out:
     unlock_fire(l);
@@ -739,7 +656,6 @@ static void start_attempt(zkr_lock_t *l)
     char name[160];
     char *p;
     actx_t *a;
-    lockdir_t *d = l->dir;
     int rc;
     l->attempt++;
     l->token++;
@@ -756,18 +672,8 @@ static void start_attempt(zkr_lock_t *l)
     }
     l->state = ST_CREATING;
     /* create and getChildren back to back: one round trip */
-    pthread_mutex_lock(&d->mu);
-    rc = zkr__acreate(l->c, p, l->data, l->data_len,
-                      ZKR_EPHEMERAL | ZKR_SEQUENTIAL, create_cb, a);
-    if (rc == ZKR_OK) {
-        if (!d->gc_inflight) {
-            gc_send(d);
-            l->need_gc = d->gc_sent;
-        } else {
-            l->need_gc = d->gc_sent + 1;
-        }
-    }
-    pthread_mutex_unlock(&d->mu);
+    rc = zkr__dir_create(l->dir, p, l->data, l->data_len, create_cb, a,
+                         &l->need_gc);
     free(p);
     if (rc != ZKR_OK) {
         actx_free_locked(a);
@@ -795,7 +701,8 @@ static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
         l->suspended = 0;
         if (l->state == ST_HELD)
             notify_state(l, ZKR_OK);
-        else if (l->state == ST_LISTING || l->state == ST_WATCHING)
+        else if (l->state == ST_LISTING || l->state == ST_WATCHING ||
+                 l->state == ST_PROBING)
             want_listing(l, 0);
         else if (l->state == ST_RECOVER)
             recover(l);
@@ -893,9 +800,9 @@ int zkr__lock_new_spec(zkr_client_t *c, const char *path,
     l->reentrant = opts->reentrant;
     l->state_cb = opts->state_cb;
     l->state_ctx = opts->state_ctx;
-    l->dir = l->path ? dir_get(c, path, spec) : NULL;
+    l->dir = l->path ? zkr__dir_get(c, path, spec, dir_deliver) : NULL;
     if (!l->path || !l->data || !l->dir) {
-        dir_unref(l->dir);
+        zkr__dir_unref(l->dir);
         free(l->path);
         free(l->data);
         pthread_mutex_destroy(&l->mu);
