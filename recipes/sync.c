@@ -52,11 +52,14 @@ static void ensure_cb(zkr__op_t *op, int rc)
 
 static int ensure_step(struct ensure *e)
 {
-    char saved = e->path[e->level];
+    /* A copy: once the create is sent, its completion may free e on the
+     * completion thread before zkr__acreate even returns. */
+    char *prefix = strndup(e->path, e->level);
     int rc;
-    e->path[e->level] = '\0';
-    rc = zkr__acreate(e->c, e->path, NULL, 0, e->flags, ensure_cb, e);
-    e->path[e->level] = saved;
+    if (!prefix)
+        return ZKR_ENOMEM;
+    rc = zkr__acreate(e->c, prefix, NULL, 0, e->flags, ensure_cb, e);
+    free(prefix);
     return rc;
 }
 
