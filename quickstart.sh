@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 pkgs="build-essential autoconf automake libtool pkg-config libzookeeper-mt-dev
   uthash-dev libjansson-dev python3-dev zookeeper default-jre-headless default-jdk-headless
   libcurator-recipes-java libcurator-framework-java libcurator-discovery-java libslf4j-java
-  python3-kazoo netcat-openbsd valgrind cppcheck gnuplot-nox"
+  python3-kazoo netcat-openbsd stunnel4 openssl valgrind cppcheck gnuplot-nox"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

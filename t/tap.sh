@@ -24,10 +24,12 @@ zk_cleanup() {
 }
 trap zk_cleanup EXIT
 trap 'exit 130' INT TERM
-zk_start() { # [members] -> sets zk_hosts, zk_dir
+zk_start() { # [members [extra start options]] -> sets zk_hosts, zk_dir
+  zk_members=${1:-1}
+  [ $# -gt 0 ] && shift
   zk_dir=$(mktemp -d "${TMPDIR:-/tmp}/zkr-sh-XXXXXX")
   zk_dirs="$zk_dirs $zk_dir"
-  if ! zk_hosts=$("$ZKR_SERVER" start --no-fsync --dir "$zk_dir" --ensemble "${1:-1}" --owner-pid $$ 2>"$zk_dir.err"); then
+  if ! zk_hosts=$("$ZKR_SERVER" start --no-fsync --dir "$zk_dir" --ensemble "$zk_members" --owner-pid $$ "$@" 2>"$zk_dir.err"); then
     sed 's/^/# /' "$zk_dir.err"
     echo "Bail out! cannot start ZooKeeper: install the Debian packages zookeeper and default-jre-headless"
     exit 1
