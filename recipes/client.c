@@ -669,10 +669,12 @@ static int expire_once(zkr_client_t *c, int64_t sid)
     return rc == ZKR_OK ? ZKR_OK : ZKR_ECONNECT;
 }
 
+static int expire_attempts(zkr_client_t *c, int64_t sid);
+
 int zkr_client_expire_session(zkr_client_t *c)
 {
     int64_t sid;
-    int rc = ZKR_ECONNECT;
+    int rc;
     if (!c)
         return ZKR_EINVAL;
     if (zkr__in_callback())
@@ -680,6 +682,17 @@ int zkr_client_expire_session(zkr_client_t *c)
     sid = zkr_client_session_id(c);
     if (!sid)
         return ZKR_ECLOSED;
+    /* Listeners run during the wait and may free the client: keep the
+     * struct alive until we are done with it. */
+    zkr__client_ref(c);
+    rc = expire_attempts(c, sid);
+    zkr__client_unref(c);
+    return rc;
+}
+
+static int expire_attempts(zkr_client_t *c, int64_t sid)
+{
+    int rc = ZKR_ECONNECT;
     for (int attempt = 0; attempt < 3; attempt++) {
         struct timespec ts;
         int has;
@@ -694,7 +707,7 @@ int zkr_client_expire_session(zkr_client_t *c)
         while (!c->closing && c->session_id == sid &&
                zkr__cond_wait(&c->cv, &c->mu, has, &ts) != ETIMEDOUT)
             ;
-        rc = c->session_id != sid ? ZKR_OK : ZKR_ETIMEDOUT;
+        rc = c->session_id != sid || c->closing ? ZKR_OK : ZKR_ETIMEDOUT;
         pthread_mutex_unlock(&c->mu);
         if (rc == ZKR_OK)
             return ZKR_OK;
