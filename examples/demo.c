@@ -175,6 +175,43 @@ int main(int argc, char **argv)
         waitpid(pids[i], NULL, 0);
     say("  worker 3 took over once worker 2's session (1.5 s) expired");
 
+    /* A Python (kazoo) holder and a C holder share the lock, when Debian's
+     * python3-kazoo is installed: kazoo sees zkr's "-lock-" nodes through
+     * extra_lock_patterns, zkr sees kazoo's "__lock__" nodes by itself. */
+    if (system("/usr/bin/python3 -c 'import kazoo' 2>/dev/null") == 0) {
+        char cmd[2048];
+        pid_t py, cw;
+        say("2b. a kazoo (Python) holder and a zkr holder on the same lock");
+        snprintf(cmd, sizeof cmd,
+                 "import sys, time\n"
+                 "from kazoo.client import KazooClient\n"
+                 "zk = KazooClient(hosts='%s/zkr-demo'); zk.start()\n"
+                 "lk = zk.Lock('/lock', 'kazoo', extra_lock_patterns=('-lock-',))\n"
+                 "lk.acquire()\n"
+                 "print('[  kazoo ] python holds the lock: node %%s' %% lk.node, flush=True)\n"
+                 "time.sleep(0.7)\n"
+                 "lk.release(); print('[  kazoo ] python released', flush=True); zk.stop()\n",
+                 hosts);
+        py = fork();
+        if (py == 0) {
+            execl("/usr/bin/python3", "python3", "-c", cmd, (char *)NULL);
+            _exit(127);
+        }
+        usleep(400000);
+        cw = fork();
+        if (cw == 0) {
+            char since[32];
+            snprintf(since, sizeof since, "%ld.%09ld", (long)t0.tv_sec,
+                     t0.tv_nsec);
+            dup2(held_pipe[1], 3);
+            execl("/proc/self/exe", argv[0], "--worker", hosts, "4", since,
+                  (char *)NULL);
+            _exit(127);
+        }
+        waitpid(py, NULL, 0);
+        waitpid(cw, NULL, 0);
+    }
+
     if (server && sdir) {
         char cmd[1024];
         say("3. restart the server: the client suspends and recovers");
