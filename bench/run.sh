@@ -34,7 +34,6 @@ CURATOR_CP=${CURATOR_CP:-/usr/share/java/curator-recipes.jar:/usr/share/java/slf
 SCENARIOS=(uncontended contended:4 contended:64 queue-put queue-take)
 declare -A NOPS=([uncontended]=3000 [contended:4]=2000 [contended:64]=2000
                  [queue-put]=3000 [queue-take]=3000 [raw]=3000)
-IMPLS=(zkr curator kazoo)
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
@@ -49,8 +48,13 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zkr-bench.XXXXXX")
 server_started=0
+child=
 cleanup() {
   local rc=$?
+  if [[ -n $child ]]; then          # a bench run still going: stop it (timeout
+    kill -TERM "$child" 2>/dev/null || true   # passes TERM on to the bench)
+    wait "$child" 2>/dev/null || true
+  fi
   if ((server_started)); then
     "$SERVER" stop --dir "$tmp/server" >/dev/null 2>&1 || true
   fi
@@ -97,7 +101,11 @@ run_one() {
   local out="$tmp/out.$impl" err="$tmp/err.$impl" rc=0 t0 t1 line
   local -a f
   t0=$(date +%s.%N)
-  timeout -k 10 "$RUN_TIMEOUT" "$@" >"$out" 2>"$err" </dev/null || rc=$?
+  # In the background, so INT/TERM reach our traps at once (not after the run).
+  timeout -k 10 "$RUN_TIMEOUT" "$@" >"$out" 2>"$err" </dev/null &
+  child=$!
+  wait "$child" || rc=$?
+  child=
   t1=$(date +%s.%N)
   line=$(grep -E '^RESULT ' "$out" | tail -n 1 || true)
   read -ra f <<<"$line"
@@ -183,6 +191,9 @@ if command -v gnuplot >/dev/null; then
              (m == "" || $i < m)) m = $i }
            END { if (m == "") m = 10; e = 1; while (e * 10 <= m) e *= 10;
                  while (e > m) e /= 10; print e }' "$csv")
+    # Upper end: some headroom above the largest value.
+    ymax=$(awk -F, 'NR > 1 { for (i = 4; i <= 7; i++) if ($i != "n/a" && $i > m) m = $i }
+           END { print (m > 0 ? m * 1.6 : 1000) }' "$csv")
     plot=""
     for j in "${!cols[@]}"; do
       plot+="${plot:+, }'$tmp/plot.csv' using ${cols[$j]}:xtic(1) title '${names[$j]}'"
@@ -197,12 +208,12 @@ set datafile missing 'n/a'
 set title 'zkr vs Curator vs kazoo (one standalone ZooKeeper, 127.0.0.1)'
 set ylabel 'operations per second (log scale)'
 set logscale y
-set yrange [$ymin:*]
+set yrange [$ymin:$ymax]
 set grid ytics
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
-set key top right
+set key outside right top
 set xtics nomirror
 plot $plot
 EOF

@@ -6,8 +6,17 @@ Usage: kazoo_peer.py HOSTS MODE PATH COUNT LOGFILE HOLD_MS
 
 MODE:
   mutex        kazoo Lock with extra_lock_patterns=("-lock-",), so Curator's
-               and zkr's "_c_<uuid>-lock-<seq>" nodes count as contenders
-  read, write  kazoo ReadLock / WriteLock (kazoo layout, not Curator's)
+               and zkr's "_c_<uuid>-lock-<seq>" nodes count as contenders.
+               Curator does NOT see kazoo's "<hex>__lock__<seq>" nodes (it
+               sorts them after its own), so a Curator and a kazoo holder on
+               one mutex can overlap, whatever zkr does.
+  mutex-curator  as mutex, but the kazoo node is named "<hex>-lock-<seq>"
+               (a Lock subclass overriding kazoo's private _NODE_NAME), which
+               Curator orders correctly: safe together with Curator and zkr
+  read, write  kazoo ReadLock / WriteLock (kazoo layout, not Curator's).
+               kazoo 2.8 can deadlock when readers and writers mix: a reader
+               waits for ANY writer node, even a later one (kazoo #649, fixed
+               after 2.8); readers-only or writers-only runs are fine
   sem:N        kazoo Semaphore with max_leases=N (kazoo layout, NOT
                compatible with Curator's InterProcessSemaphoreV2)
   holdforever  like mutex: acquire once, log "enter", print "held", then
@@ -32,8 +41,8 @@ CURATOR_LOCK_PATTERN = "-lock-"
 def usage(why):
     sys.stderr.write("kazoo_peer: %s\n" % why)
     sys.stderr.write("usage: kazoo_peer.py HOSTS MODE PATH COUNT LOGFILE "
-                     "HOLD_MS\n  MODE: mutex | read | write | sem:N | "
-                     "holdforever\n")
+                     "HOLD_MS\n  MODE: mutex | mutex-curator | read | write | "
+                     "sem:N | holdforever\n")
     sys.exit(2)
 
 
@@ -74,14 +83,19 @@ def make_holder(client, mode, path):
     from kazoo.recipe.lock import Lock, ReadLock, WriteLock, Semaphore
 
     ident = "%s:%d" % (os.uname()[1], os.getpid())
-    if mode in ("mutex", "holdforever"):
+    if mode in ("mutex", "holdforever", "mutex-curator"):
         if not lock_supports_extra_patterns(Lock):
             raise RuntimeError(
                 "this kazoo's Lock has no extra_lock_patterns parameter "
                 "(needs kazoo >= 2.7.1); refusing mode %s because it could "
                 "not see Curator/zkr contenders" % mode)
-        return Holder(Lock(client, path, ident,
-                           extra_lock_patterns=(CURATOR_LOCK_PATTERN,)))
+        lock_class = Lock
+        if mode == "mutex-curator":
+            class CuratorNamedLock(Lock):
+                _NODE_NAME = CURATOR_LOCK_PATTERN
+            lock_class = CuratorNamedLock
+        return Holder(lock_class(client, path, ident,
+                                 extra_lock_patterns=(CURATOR_LOCK_PATTERN,)))
     if mode == "read":
         return Holder(ReadLock(client, path, ident))
     if mode == "write":
@@ -110,7 +124,7 @@ def main(argv):
     hold_ms = non_negative("HOLD_MS", argv[6])
     if not path.startswith("/") or (len(path) > 1 and path.endswith("/")):
         usage("PATH must be an absolute ZooKeeper path: %r" % path)
-    if not (mode in ("mutex", "read", "write", "holdforever")
+    if not (mode in ("mutex", "mutex-curator", "read", "write", "holdforever")
             or mode.startswith("sem:")):
         usage("unknown MODE %r" % mode)
 
