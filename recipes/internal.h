@@ -102,6 +102,11 @@ int zkr__aset(zkr_client_t *c, const char *path, const void *data,
 int zkr__achildren(zkr_client_t *c, const char *path, zkr__watch_cb wcb,
                    void *wctx, zkr__op_cb cb, void *ctx);
 
+/* sync: the server the session talks to catches up with the leader, so
+ * reads sent after the completion see every write committed before it. */
+int zkr__async_sync(zkr_client_t *c, const char *path, zkr__op_cb cb,
+                    void *ctx);
+
 /* Multi: build with zkr__multi_* then zkr__amulti. */
 typedef struct zkr__multi zkr__multi_t;
 zkr__multi_t *zkr__multi_new(zkr_client_t *c, int max_ops);

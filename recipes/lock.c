@@ -68,6 +68,8 @@ static int decide(const zkr__lnode_t *n, int me, int my_kind, int *last)
 /* ---- types --------------------------------------------------------------- */
 
 
+#define SUSPECTS 4
+
 enum lstate {
     ST_IDLE,
     ST_ENSURING,   /* creating the lock directory */
@@ -104,6 +106,8 @@ struct zkr_lock {
     int try_only;
     int suspended;
     int ensure_tries;
+    char suspects[SUSPECTS][37]; /* uuids of creates with unknown fate */
+    int nsuspects;
     int probes;       /* probes outstanding */
     int probe_failed;
     unsigned need_gc;
@@ -505,6 +509,15 @@ static void deliver(zkr_lock_t *l, unsigned attempt, const zkr__lnode_t *nodes,
         start_attempt(l);
         goto out;
     }
+    /* a node of ours from an earlier attempt that we could not find then */
+    for (int i = 0; i < me; i++)
+        for (int k = 0; k < SUSPECTS && k < l->nsuspects; k++)
+            if (strstr(nodes[i].name, l->suspects[k])) {
+                send_delete(l, nodes[i].name);
+                l->suspects[k][0] = '\1'; /* matches no name again */
+                want_listing(l, 0);
+                goto out;
+            }
     blocker = decide(nodes, me, l->spec->kind, &last);
     if (blocker < 0) {
         become_held(l);
@@ -558,6 +571,10 @@ static void recover_cb(zkr__op_t *op, int rc)
                 if (strstr(op->strings->data[i], l->uuid))
                     found = op->strings->data[i];
             if (!found) {
+                /* Should the create still show up later, the node must
+                 * not block us: remember its uuid (see deliver). */
+                memcpy(l->suspects[l->nsuspects++ % SUSPECTS], l->uuid,
+                       sizeof l->uuid);
                 start_attempt(l);
             } else if ((l->node = strdup(found)) == NULL ||
                        zkr__seq_of(found, &l->seq) != 0) {
@@ -581,13 +598,34 @@ static void recover_cb(zkr__op_t *op, int rc)
     actx_free(a);
 }
 
-/* Caller holds l->mu. */
+static void recover_sync_cb(zkr__op_t *op, int rc)
+{
+    actx_t *a = op->ctx;
+    zkr_lock_t *l = a->l;
+    pthread_mutex_lock(&l->mu);
+    if (a->attempt == l->attempt && l->state == ST_RECOVER) {
+        actx_t *b = actx_new(l, NULL);
+        if (rc == ZKR_OK && b &&
+            zkr__achildren(l->c, l->path, NULL, NULL, recover_cb, b) ==
+                ZKR_OK)
+            b = NULL;
+        if (b)
+            actx_free_locked(b);
+        /* on failure: again on the next RECONNECTED */
+    }
+    unlock_fire(l);
+    actx_free(a);
+}
+
+/* Caller holds l->mu. The server we reconnected to may lag behind the one
+ * that took our create: sync first, then list. (A create still in flight
+ * from the old connection is refused by the leader once the session has
+ * moved, so after the sync it is either visible or never applied.) */
 static void recover(zkr_lock_t *l)
 {
     actx_t *a = actx_new(l, NULL);
     l->state = ST_RECOVER;
-    if (a && zkr__achildren(l->c, l->path, NULL, NULL, recover_cb, a) !=
-                 ZKR_OK)
+    if (a && zkr__async_sync(l->c, l->path, recover_sync_cb, a) != ZKR_OK)
         actx_free_locked(a);
 }
 

@@ -198,6 +198,14 @@ static void tr_string_stat(int rc, const char *value, const struct Stat *stat,
     op_finish(op, rc);
 }
 
+static void tr_string(int rc, const char *value, const void *data)
+{
+    zkr__op_t *op = (zkr__op_t *)data;
+    (void)value;
+    zkr__mark_callback_thread();
+    op_finish(op, rc);
+}
+
 static void tr_void(int rc, const void *data)
 {
     zkr__mark_callback_thread();
@@ -246,7 +254,7 @@ static void tr_multi(int rc, const void *data)
 
 /* ---- starting operations ------------------------------------------------- */
 
-enum kind { K_CREATE, K_DELETE, K_EXISTS, K_GET, K_SET, K_CHILDREN };
+enum kind { K_CREATE, K_DELETE, K_EXISTS, K_GET, K_SET, K_CHILDREN, K_SYNC };
 
 struct req {
     enum kind kind;
@@ -335,6 +343,9 @@ static int start(zkr_client_t *c, const struct req *r, zkr__op_cb cb,
             zrc = zoo_aset(zh, abs, r->data, (int)r->len, r->version, tr_stat,
                            op);
             break;
+        case K_SYNC:
+            zrc = zoo_async(zh, abs, tr_string, op);
+            break;
         case K_CHILDREN:
         default:
             zrc = zoo_awget_children2(zh, abs, w ? tr_watch : NULL, w,
@@ -400,6 +411,13 @@ int zkr__achildren(zkr_client_t *c, const char *path, zkr__watch_cb wcb,
                    void *wctx, zkr__op_cb cb, void *ctx)
 {
     struct req r = {K_CHILDREN, path, NULL, 0, 0, -1, wcb, wctx};
+    return start(c, &r, cb, ctx);
+}
+
+int zkr__async_sync(zkr_client_t *c, const char *path, zkr__op_cb cb,
+                    void *ctx)
+{
+    struct req r = {K_SYNC, path, NULL, 0, 0, -1, NULL, NULL};
     return start(c, &r, cb, ctx);
 }
 

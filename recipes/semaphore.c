@@ -320,6 +320,22 @@ static void orphan_cb(zkr__op_t *op, int rc)
     sctx_free(x);
 }
 
+/* After a lost create reply: sync (the server we reconnected to may lag),
+ * then look for our uuid among the leases. */
+static void sync_cb(zkr__op_t *op, int rc)
+{
+    sctx_t *x = op->ctx;
+    zkr_semaphore_t *s = x->s;
+    if (rc == ZKR_OK &&
+        zkr__achildren(s->c, s->leases, NULL, NULL, orphan_cb, x) == ZKR_OK)
+        return; /* x goes on to orphan_cb */
+    pthread_mutex_lock(&s->mu);
+    if (x->attempt == s->attempt && s->state == S_CREATE)
+        finish(s, ZKR_ELOCKLOST);
+    unlock_fire(s);
+    sctx_free(x);
+}
+
 static void create_cb(zkr__op_t *op, int rc)
 {
     sctx_t *x = op->ctx;
@@ -330,8 +346,7 @@ static void create_cb(zkr__op_t *op, int rc)
             delete_lease(s, zkr__path_basename(op->value));
         } else if (rc == ZKR_ECONNLOSS) {
             sctx_t *o = sctx_new(s); /* orphan_cb deletes it if it exists */
-            if (o && zkr__achildren(s->c, s->leases, NULL, NULL, orphan_cb,
-                                    o) != ZKR_OK) {
+            if (o && zkr__async_sync(s->c, s->leases, sync_cb, o) != ZKR_OK) {
                 s->refs--;
                 free(o);
             }
@@ -355,8 +370,7 @@ static void create_cb(zkr__op_t *op, int rc)
     } else if (rc == ZKR_ECONNLOSS) {
         /* the create may have been applied: look for our uuid */
         sctx_t *o = sctx_new(s);
-        if (!o || zkr__achildren(s->c, s->leases, NULL, NULL, orphan_cb, o) !=
-                      ZKR_OK) {
+        if (!o || zkr__async_sync(s->c, s->leases, sync_cb, o) != ZKR_OK) {
             if (o) {
                 s->refs--;
                 free(o);
