@@ -1,0 +1,593 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Group membership: one ephemeral node per member, kept alive across
+ * sessions, and a watched cache of the group's children for the list.
+ *
+ * Creating our node can meet an existing one of the same name: ours from
+ * a create whose reply was lost (owner = our session), ours from the
+ * session we just lost and the server has not expired yet (owner = our
+ * previous session: delete it), or somebody else's (wait for it to go). */
+#define ZKR_BUILDING 1
+#include "zkr/group.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "zkr/config.h"
+
+enum mstate {
+    M_IDLE,
+    M_ENSURING,    /* creating the group node */
+    M_CREATING,    /* create sent */
+    M_CHECKING,    /* a node of our name exists: whose? */
+    M_WAIT_GONE,   /* somebody else's: wait for it to go */
+    M_JOINED,
+    M_WAIT_SESSION /* retry on the next (re)connection */
+};
+
+struct zkr_group {
+    pthread_mutex_t mu;
+    int refs;
+    zkr_client_t *c;
+    char *path;
+    zkr_config_t *cfg;
+    zkr_group_cb on_change;
+    void *ctx;
+
+    enum mstate state;
+    unsigned attempt;
+    int joined;
+    int suspended;
+    int freed;
+    int closed;
+    int ensure_tries;
+    char *node_path;
+    char *data;
+    size_t len;
+    int64_t owner;     /* session owning our node */
+    int64_t old_owner; /* our previous session */
+    zkr_group_cb join_cb;
+    void *join_ctx;
+    zkr_group_cb fire_cb;
+    void *fire_ctx;
+    int fire_status;
+};
+
+typedef struct {
+    zkr_group_t *g;
+    unsigned attempt;
+} gctx_t;
+
+static void grp_unref(zkr_group_t *g)
+{
+    int last;
+    pthread_mutex_lock(&g->mu);
+    last = --g->refs == 0;
+    pthread_mutex_unlock(&g->mu);
+    if (!last)
+        return;
+    zkr__client_unref(g->c);
+    pthread_mutex_destroy(&g->mu);
+    free(g->path);
+    free(g->node_path);
+    free(g->data);
+    free(g);
+}
+
+/* Caller holds g->mu. */
+static gctx_t *gctx_new(zkr_group_t *g)
+{
+    gctx_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->g = g;
+    a->attempt = g->attempt;
+    g->refs++;
+    return a;
+}
+
+static void gctx_free(gctx_t *a)
+{
+    zkr_group_t *g = a->g;
+    free(a);
+    grp_unref(g);
+}
+
+static void gctx_free_locked(gctx_t *a)
+{
+    if (!a)
+        return;
+    a->g->refs--;
+    free(a);
+}
+
+/* Caller holds g->mu: complete the pending join once the mutex is
+ * released. */
+static void finish_join(zkr_group_t *g, int status)
+{
+    if (!g->join_cb)
+        return;
+    g->fire_cb = g->join_cb;
+    g->fire_ctx = g->join_ctx;
+    g->fire_status = status;
+    g->join_cb = NULL;
+    g->join_ctx = NULL;
+}
+
+static void unlock_fire(zkr_group_t *g)
+{
+    zkr_group_cb cb = g->fire_cb;
+    void *ctx = g->fire_ctx;
+    int status = g->fire_status;
+    g->fire_cb = NULL;
+    pthread_mutex_unlock(&g->mu);
+    if (cb)
+        cb(g, status, ctx);
+}
+
+/* ---- the member node ----------------------------------------------------- */
+
+static void start_create(zkr_group_t *g);
+
+/* Connection or session trouble, not a verdict on the membership: retry
+ * on the next RECONNECTED or CONNECTED (creating again is safe: an
+ * existing node of ours is recognised by its owner). */
+static int transient(int rc)
+{
+    return rc == ZKR_ECONNLOSS || rc == ZKR_ESESSIONEXPIRED ||
+           rc == ZKR_ECANCELED || rc == ZKR_ECLOSED ||
+           rc == ZKR_ESESSIONMOVED || rc == ZKR_ECLOSING ||
+           rc == ZKR_EINVALIDSTATE || rc == ZKR_EOPTIMEOUT ||
+           rc == ZKR_ETHROTTLED;
+}
+
+static void give_up(zkr_group_t *g, int status)
+{
+    g->attempt++;
+    if (g->state == M_JOINED)
+        zkr__delete_bg(g->c, g->node_path);
+    finish_join(g, status);
+    g->joined = 0;
+    g->state = M_IDLE;
+    g->owner = 0;
+}
+
+static void own_watch_cb(void *ctx, int type, const char *path);
+
+static void own_exists_cb(zkr__op_t *op, int rc)
+{
+    gctx_t *a = op->ctx;
+    zkr_group_t *g = a->g;
+    pthread_mutex_lock(&g->mu);
+    if (a->attempt == g->attempt && g->state == M_JOINED && rc == ZKR_ENONODE)
+        start_create(g);
+    unlock_fire(g);
+    gctx_free(a);
+}
+
+static void watch_own(zkr_group_t *g)
+{
+    gctx_t *a = gctx_new(g), *w = gctx_new(g);
+    if (!a || !w ||
+        zkr__aexists(g->c, g->node_path, own_watch_cb, w, own_exists_cb, a) !=
+            ZKR_OK) {
+        gctx_free_locked(a);
+        gctx_free_locked(w);
+    }
+}
+
+static void own_watch_cb(void *ctx, int type, const char *path)
+{
+    gctx_t *w = ctx;
+    zkr_group_t *g = w->g;
+    (void)path;
+    pthread_mutex_lock(&g->mu);
+    if (type != ZKR__WATCH_CANCELED && w->attempt == g->attempt) {
+        if (type == ZOO_DELETED_EVENT &&
+            (g->state == M_JOINED || g->state == M_WAIT_GONE))
+            start_create(g); /* deleted under us, or the name is free */
+        else if (g->state == M_JOINED)
+            watch_own(g);
+    }
+    unlock_fire(g);
+    gctx_free(w);
+}
+
+static void joined(zkr_group_t *g, int64_t owner)
+{
+    g->owner = owner;
+    g->state = M_JOINED;
+    finish_join(g, ZKR_OK);
+}
+
+static void check_cb(zkr__op_t *op, int rc)
+{
+    gctx_t *a = op->ctx;
+    zkr_group_t *g = a->g;
+    int64_t sid;
+    pthread_mutex_lock(&g->mu);
+    sid = zkr_client_session_id(g->c);
+    if (a->attempt != g->attempt || g->state != M_CHECKING) {
+        if (rc == ZKR_OK && op->stat && op->stat->ephemeralOwner == sid &&
+            !g->joined)
+            zkr__delete_bg(g->c, g->node_path);
+        goto out;
+    }
+    if (rc == ZKR_OK && op->stat) {
+        int64_t owner = op->stat->ephemeralOwner;
+        if (owner == sid) {
+            joined(g, owner); /* our create was applied after all */
+        } else if (owner != 0 && owner == g->old_owner) {
+            /* Ours from the session we lost: the delete goes first. */
+            zkr__delete_bg(g->c, g->node_path);
+            start_create(g);
+        } else {
+            g->state = M_WAIT_GONE; /* the watch brings us back */
+        }
+    } else if (rc == ZKR_ENONODE) {
+        start_create(g);
+    } else if (transient(rc)) {
+        g->state = M_WAIT_SESSION;
+    } else {
+        give_up(g, rc);
+    }
+out:
+    unlock_fire(g);
+    gctx_free(a);
+}
+
+static void ensure_cb(void *ctx, int rc)
+{
+    gctx_t *a = ctx;
+    zkr_group_t *g = a->g;
+    pthread_mutex_lock(&g->mu);
+    if (a->attempt == g->attempt && g->state == M_ENSURING) {
+        if (rc == ZKR_OK || rc == ZKR_ENODEEXISTS)
+            start_create(g);
+        else if (transient(rc))
+            g->state = M_WAIT_SESSION;
+        else
+            give_up(g, rc);
+    }
+    unlock_fire(g);
+    gctx_free(a);
+}
+
+static void create_cb(zkr__op_t *op, int rc)
+{
+    gctx_t *a = op->ctx;
+    zkr_group_t *g = a->g;
+    pthread_mutex_lock(&g->mu);
+    if (a->attempt != g->attempt || g->state != M_CREATING) {
+        if (rc == ZKR_OK && !g->joined)
+            zkr__delete_bg(g->c, g->node_path); /* left meanwhile */
+        goto out;
+    }
+    if (rc == ZKR_OK) {
+        joined(g, op->stat ? op->stat->ephemeralOwner : 0);
+        watch_own(g);
+    } else if (rc == ZKR_ENODEEXISTS) {
+        gctx_t *e = gctx_new(g), *w = gctx_new(g);
+        g->state = M_CHECKING;
+        if (!e || !w ||
+            zkr__aexists(g->c, g->node_path, own_watch_cb, w, check_cb, e) !=
+                ZKR_OK) {
+            gctx_free_locked(e);
+            gctx_free_locked(w);
+            g->state = M_WAIT_SESSION;
+        }
+    } else if (rc == ZKR_ENONODE && g->ensure_tries++ < 5) {
+        gctx_t *e;
+        g->attempt++;
+        g->state = M_ENSURING;
+        e = gctx_new(g);
+        if (!e || zkr__aensure(g->c, g->path, ZKR_CONTAINER, ensure_cb, e) !=
+                      ZKR_OK) {
+            gctx_free_locked(e);
+            g->state = M_WAIT_SESSION;
+        }
+    } else if (transient(rc)) {
+        /* Retried on reconnection; a create that was applied shows up as
+         * an existing node of our session. */
+        g->state = M_WAIT_SESSION;
+    } else {
+        give_up(g, rc);
+    }
+out:
+    unlock_fire(g);
+    gctx_free(a);
+}
+
+static void start_create(zkr_group_t *g)
+{
+    gctx_t *a;
+    int rc;
+    g->attempt++;
+    g->state = M_CREATING;
+    a = gctx_new(g);
+    if (!a) {
+        give_up(g, ZKR_ENOMEM);
+        return;
+    }
+    rc = zkr__acreate(g->c, g->node_path, g->data, g->len, ZKR_EPHEMERAL,
+                      create_cb, a);
+    if (rc != ZKR_OK) {
+        gctx_free_locked(a);
+        if (rc == ZKR_ESESSIONEXPIRED)
+            g->state = M_WAIT_SESSION;
+        else
+            give_up(g, rc);
+    }
+}
+
+static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
+{
+    zkr_group_t *g = ctx;
+    (void)c;
+    pthread_mutex_lock(&g->mu);
+    switch (st) {
+    case ZKR_STATE_SUSPENDED:
+        g->suspended = 1;
+        break;
+    case ZKR_STATE_RECONNECTED:
+    case ZKR_STATE_CONNECTED:
+        g->suspended = 0;
+        if (g->joined && g->state == M_WAIT_SESSION)
+            start_create(g);
+        break;
+    case ZKR_STATE_LOST:
+        g->suspended = 0;
+        g->attempt++;
+        if (g->owner)
+            g->old_owner = g->owner;
+        g->owner = 0;
+        if (g->joined)
+            g->state = M_WAIT_SESSION;
+        break;
+    case ZKR_STATE_CLOSED:
+        g->closed = 1;
+        g->attempt++;
+        finish_join(g, ZKR_ECANCELED);
+        g->joined = 0;
+        g->state = M_IDLE;
+        break;
+    case ZKR_STATE_AUTH_FAILED:
+        if (g->join_cb)
+            give_up(g, ZKR_EAUTHFAILED);
+        break;
+    }
+    unlock_fire(g);
+}
+
+/* ---- the member list ----------------------------------------------------- */
+
+static void cfg_cb(zkr_config_t *cfg, int status, void *ctx)
+{
+    zkr_group_t *g = ctx;
+    (void)cfg;
+    if (g->on_change)
+        g->on_change(g, status, g->ctx);
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+void zkr_group_opts_init(zkr_group_opts_t *o)
+{
+    if (o)
+        memset(o, 0, sizeof *o);
+}
+
+int zkr_group_new(zkr_client_t *c, const char *path,
+                  const zkr_group_opts_t *opts, zkr_group_t **out)
+{
+    zkr_group_t *g;
+    zkr_config_opts_t co;
+    int rc;
+    if (!out)
+        return ZKR_EINVAL;
+    *out = NULL;
+    if (!c)
+        return ZKR_EINVAL;
+    if ((rc = zkr_path_validate(path)) != ZKR_OK)
+        return rc;
+    if (strcmp(path, "/") == 0)
+        return ZKR_EBADPATH;
+    if (zkr__client_closed(c))
+        return ZKR_ECLOSED;
+    g = calloc(1, sizeof *g);
+    if (!g)
+        return ZKR_ENOMEM;
+    pthread_mutex_init(&g->mu, NULL);
+    g->refs = 1;
+    g->c = c;
+    if (opts) {
+        g->on_change = opts->on_change;
+        g->ctx = opts->ctx;
+    }
+    zkr__client_ref(c);
+    if (!(g->path = strdup(path))) {
+        grp_unref(g);
+        return ZKR_ENOMEM;
+    }
+    zkr_config_opts_init(&co);
+    co.children = 1;
+    co.on_change = cfg_cb;
+    co.ctx = g;
+    if ((rc = zkr_config_new(c, path, &co, &g->cfg)) != ZKR_OK) {
+        grp_unref(g);
+        return rc;
+    }
+    if ((rc = zkr_client_add_listener(c, on_state, g)) != ZKR_OK) {
+        zkr_config_free(g->cfg);
+        grp_unref(g);
+        return rc;
+    }
+    *out = g;
+    return ZKR_OK;
+}
+
+int zkr_group_join_async(zkr_group_t *g, const char *id, const void *data,
+                         size_t len, zkr_group_cb cb, void *ctx)
+{
+    char *np = NULL, *d;
+    int rc;
+    if (!g || !cb || !id || !*id || strchr(id, '/') ||
+        strcmp(id, ".") == 0 || strcmp(id, "..") == 0 || (len && !data))
+        return ZKR_EINVAL;
+    if (len > ZKR_MAX_DATA)
+        return ZKR_ETOOBIG;
+    if ((rc = zkr_path_join(g->path, id, &np)) != ZKR_OK)
+        return rc == ZKR_EBADPATH ? ZKR_EINVAL : rc;
+    d = malloc(len ? len : 1);
+    if (!d) {
+        free(np);
+        return ZKR_ENOMEM;
+    }
+    if (len)
+        memcpy(d, data, len);
+    pthread_mutex_lock(&g->mu);
+    if (g->freed || g->closed || zkr__client_closed(g->c)) {
+        rc = ZKR_ECLOSED;
+    } else if (g->joined) {
+        rc = ZKR_EBUSY;
+    } else {
+        free(g->node_path);
+        free(g->data);
+        g->node_path = np;
+        g->data = d;
+        g->len = len;
+        np = d = NULL;
+        g->joined = 1;
+        g->join_cb = cb;
+        g->join_ctx = ctx;
+        g->ensure_tries = 0;
+        start_create(g);
+    }
+    unlock_fire(g);
+    free(np);
+    free(d);
+    return rc;
+}
+
+static void blocking_cb(zkr_group_t *g, int status, void *ctx)
+{
+    (void)g;
+    zkr__waiter_signal(ctx, status);
+}
+
+int zkr_group_join(zkr_group_t *g, const char *id, const void *data,
+                   size_t len, int timeout_ms)
+{
+    zkr__waiter_t w;
+    int rc;
+    if (!g)
+        return ZKR_EINVAL;
+    if (zkr__in_callback())
+        return ZKR_EDEADLK;
+    zkr__waiter_init(&w);
+    rc = zkr_group_join_async(g, id, data, len, blocking_cb, &w);
+    if (rc == ZKR_OK) {
+        rc = zkr__waiter_wait(&w, timeout_ms);
+        if (rc == ZKR_ETIMEDOUT) {
+            pthread_mutex_lock(&g->mu);
+            if (g->join_ctx == &w) {
+                g->join_cb = NULL; /* joining goes on without us */
+                g->join_ctx = NULL;
+                pthread_mutex_unlock(&g->mu);
+            } else {
+                pthread_mutex_unlock(&g->mu);
+                rc = zkr__waiter_wait(&w, -1);
+            }
+        }
+    }
+    zkr__waiter_destroy(&w);
+    return rc;
+}
+
+int zkr_group_leave(zkr_group_t *g)
+{
+    if (!g)
+        return ZKR_EINVAL;
+    pthread_mutex_lock(&g->mu);
+    if (!g->joined) {
+        pthread_mutex_unlock(&g->mu);
+        return ZKR_ENOTHELD;
+    }
+    give_up(g, ZKR_ECANCELED);
+    unlock_fire(g);
+    return ZKR_OK;
+}
+
+int zkr_group_wait_synced(zkr_group_t *g, int timeout_ms)
+{
+    if (!g)
+        return ZKR_EINVAL;
+    return zkr_config_wait_synced(g->cfg, timeout_ms);
+}
+
+int zkr_group_members(zkr_group_t *g, zkr_group_member_t **out, int *count)
+{
+    zkr_config_entry_t *e;
+    zkr_group_member_t *m = NULL;
+    int n, rc;
+    if (!out || !count)
+        return ZKR_EINVAL;
+    *out = NULL;
+    *count = 0;
+    if (!g)
+        return ZKR_EINVAL;
+    if ((rc = zkr_config_children(g->cfg, &e, &n)) != ZKR_OK)
+        return rc;
+    if (n > 0 && !(m = calloc((size_t)n, sizeof *m))) {
+        zkr_config_entries_free(e, n);
+        return ZKR_ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        /* hand the strings over */
+        m[i].id = e[i].name;
+        m[i].data = e[i].data;
+        m[i].len = e[i].len;
+        m[i].owner = e[i].stat.ephemeral_owner;
+        e[i].name = e[i].data = NULL;
+    }
+    zkr_config_entries_free(e, n);
+    *out = m;
+    *count = n;
+    return ZKR_OK;
+}
+
+void zkr_group_members_free(zkr_group_member_t *m, int count)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < count; i++) {
+        free(m[i].id);
+        free(m[i].data);
+    }
+    free(m);
+}
+
+int zkr_group_is_member(zkr_group_t *g)
+{
+    int v;
+    if (!g)
+        return 0;
+    pthread_mutex_lock(&g->mu);
+    v = g->state == M_JOINED && !g->suspended;
+    pthread_mutex_unlock(&g->mu);
+    return v;
+}
+
+void zkr_group_free(zkr_group_t *g)
+{
+    if (!g)
+        return;
+    zkr_client_remove_listener(g->c, on_state, g);
+    zkr_config_free(g->cfg);
+    pthread_mutex_lock(&g->mu);
+    g->freed = 1;
+    if (g->joined)
+        give_up(g, ZKR_ECANCELED);
+    unlock_fire(g);
+    grp_unref(g);
+}
