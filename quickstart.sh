@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")"
 pkgs="build-essential autoconf automake libtool pkg-config libzookeeper-mt-dev
-  uthash-dev libjansson-dev python3-dev zookeeper default-jre-headless default-jdk-headless
+  uthash-dev libjansson-dev python3-dev help2man zookeeper default-jre-headless default-jdk-headless
   libcurator-recipes-java libcurator-framework-java libcurator-discovery-java libslf4j-java
   python3-kazoo netcat-openbsd stunnel4 openssl valgrind cppcheck gnuplot-nox"
 missing=""

@@ -31,9 +31,13 @@ JAVAC=${JAVAC:-javac}
 PYTHON=/usr/bin/python3
 CURATOR_CP=${CURATOR_CP:-/usr/share/java/curator-recipes.jar:/usr/share/java/slf4j-nop.jar}
 
-SCENARIOS=(uncontended contended:4 contended:64 queue-put queue-take)
+SCENARIOS=(uncontended contended:4 contended:64 queue-put queue-take
+           queue-take:4 queue-put-batch)
+# zkr-only scenarios (no Curator or kazoo counterpart in this run)
+declare -A ZKR_ONLY=([queue-take:4]=1 [queue-put-batch]=1)
 declare -A NOPS=([uncontended]=3000 [contended:4]=2000 [contended:64]=2000
-                 [queue-put]=3000 [queue-take]=3000 [raw]=3000)
+                 [queue-put]=3000 [queue-take]=3000 [queue-take:4]=3000
+                 [queue-put-batch]=20000 [raw]=3000)
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
@@ -66,7 +70,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ------------------------------------------------------------------ setup
-hosts=$("$SERVER" start --dir "$tmp/server" --owner-pid $$) ||
+hosts=$("$SERVER" start --heap 512 --dir "$tmp/server" --owner-pid $$) ||
   die "could not start the ZooKeeper server"
 server_started=1
 say "bench: server at $hosts (standalone, fresh, in $tmp/server)"
@@ -132,6 +136,7 @@ for scen in "${SCENARIOS[@]}"; do
   if ((have_zkr)); then
     run_one zkr "$scen" "$zkr_bin" "$hosts" "$scen" "$n"
   fi
+  [[ -n ${ZKR_ONLY[$scen]:-} ]] && continue
   if ((have_curator)); then
     run_one curator "$scen" "$JAVA" -cp "$tmp/classes:$CURATOR_CP" CuratorBench \
       "$hosts" "$scen" "$n"

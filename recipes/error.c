@@ -32,6 +32,10 @@ const char *zkr_err_name(int code)
 
 int zkr__map_zk(int zrc)
 {
+    /* A request that timed out with its connection has an unknown outcome,
+     * exactly like one failed by connection loss: recipes treat both alike. */
+    if (zrc == ZOPERATIONTIMEOUT)
+        return ZKR_ECONNLOSS;
     switch (zrc) {
 #define ZKR__ERRNO_KNOWN(name, value, text)                                  \
     case (value):                                                            \
