@@ -30,3 +30,7 @@ trap 'server/zkr-server stop --clean --dir "$dir" >/dev/null 2>&1 || true; rmdir
 hosts=$(server/zkr-server start --dir "$dir" --owner-pid $$)
 echo "ZooKeeper serving at $hosts"
 ZKR_SERVER_DIR=$dir ZKR_SERVER=server/zkr-server build/examples/demo "$hosts"
+echo
+examples/demo-election.sh build
+echo
+examples/demo-registry.sh build
