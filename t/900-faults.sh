@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Fault rounds on a 3-node ensemble behind fault proxies. In each round 8
-# client processes hammer one lock while a fault is injected: kill the
+# client processes hammer one lock and 4 candidates pass leadership of one
+# election around while a fault is injected: kill the
 # leader, kill a follower, pause a server past the session timeout, cut
 # client connections (also in the middle of creates), partition clients
 # until their sessions expire, restart the whole ensemble. The holder log
@@ -45,9 +46,13 @@ while [ "$r" -le "$rounds" ]; do
   set -- $faults
   shift $(( (r - 1) % 6 )); kind=$1
   log="$work/round$r.log"; : > "$log"
+  elog="$work/elect$r.log"; : > "$elog"
   pids=""
   for w in 1 2 3 4 5 6 7 8; do
     (exec "$worker" "$via" /chaos/lock "$log" 7000 "$session" > /dev/null) & pids="$pids $!"
+  done
+  for w in 1 2 3 4; do
+    (exec "$worker" elect "$via" /chaos/elect "$elog" 7000 "$session" > /dev/null) & pids="$pids $!"
   done
   sleep 1.5
   case $kind in
@@ -67,20 +72,26 @@ while [ "$r" -le "$rounds" ]; do
   # fencing tokens only grow from one hold to the next
   awk '$2 == "enter" { t = substr($3, 2) + 0; if (t <= last) bad++; last = t }
        END { exit bad ? 1 : 0 }' "$log" || violations=$((violations + 1))
+  "$check" "$elog" exclusive > "$work/echeck$r" || violations=$((violations + 1))
+  awk '$2 == "enter" { t = substr($3, 2) + 0; if (t <= last) bad++; last = t }
+       END { exit bad ? 1 : 0 }' "$elog" || violations=$((violations + 1))
   orphans=-1
   for _ in $(seq 40); do
-    orphans=$("$worker" count "$via" /chaos/lock 2>/dev/null)
+    o1=$("$worker" count "$via" /chaos/lock 2>/dev/null)
+    o2=$("$worker" count "$via" /chaos/elect 2>/dev/null)
+    orphans=$((o1 + o2))
     [ "$orphans" = 0 ] && break; sleep 0.25
   done
   holds=$(grep -c ' enter ' "$log")
-  ok "$violations" "round $r ($kind): $holds holds, no overlap, tokens grow"
+  terms=$(grep -c ' enter ' "$elog")
+  ok "$violations" "round $r ($kind): $holds holds, $terms leader terms, no overlap, tokens grow"
   is "$orphans" 0 "round $r ($kind): no orphan lock node"
   is "$fails" 0 "round $r ($kind): every client ran to the end"
   total_violations=$((total_violations + violations))
   [ "$orphans" = 0 ] || total_orphans=$((total_orphans + 1))
-  table="$table$(printf '\n# %5d  %-14s %6d %10d %8s' "$r" "$kind" "$holds" "$violations" "$orphans")"
+  table="$table$(printf '\n# %5d  %-14s %6d %6d %10d %8s' "$r" "$kind" "$holds" "$terms" "$violations" "$orphans")"
   r=$((r + 1))
 done
-diag "round  fault          holds violations  orphans$table"
+diag "round  fault          holds  terms violations  orphans$table"
 diag "rounds: $rounds, violations: $total_violations, rounds with orphans: $total_orphans"
 done_testing

@@ -7,7 +7,13 @@
  *
  * A holder that hears its connection is suspended logs "leave" at once:
  * from then on it must not touch the protected resource. The checker
- * replays the log: holds never overlap and tokens only grow. */
+ * replays the log: holds never overlap and tokens only grow.
+ *
+ *   zkr-chaos-worker elect HOSTS PATH LOGFILE DURATION_MS SESSION_MS
+ *
+ * does the same as a candidate of a leader election: a term is logged as a
+ * hold (the token is the leader node's czxid); a leader resigns after a few
+ * milliseconds and joins again, so leadership keeps moving. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zkr/election.h>
 #include <zkr/lock.h>
 
 static int logfd;
@@ -51,6 +58,27 @@ static void on_state(zkr_lock_t *l, int status, void *ctx)
         leave();
 }
 
+static void on_leader(zkr_election_t *e, int status, void *ctx)
+{
+    (void)status;
+    (void)ctx;
+    pthread_mutex_lock(&mu);
+    if (!holding && zkr_election_is_leader(e)) {
+        holding = 1;
+        token = zkr_election_token(e);
+        log_line("enter", token);
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+static void on_lost(zkr_election_t *e, int status, void *ctx)
+{
+    (void)e;
+    (void)status;
+    (void)ctx;
+    leave();
+}
+
 static long long now_ms(void)
 {
     struct timespec t;
@@ -81,8 +109,49 @@ int main(int argc, char **argv)
         zkr_client_free(c);
         return 0;
     }
+    if (argc == 7 && !strcmp(argv[1], "elect")) {
+        zkr_election_opts_t eo;
+        zkr_election_t *e;
+        int terms = 0;
+        logfd = open(argv[4], O_WRONLY | O_APPEND | O_CREAT, 0644);
+        zkr_client_opts_init(&co);
+        co.hosts = argv[2];
+        co.session_timeout_ms = atoi(argv[6]);
+        co.connect_timeout_ms = 30000;
+        if (logfd < 0 || zkr_client_new(&co, &c) != ZKR_OK)
+            return 3;
+        zkr_election_opts_init(&eo);
+        eo.on_leader = on_leader;
+        eo.on_lost = on_lost;
+        if (zkr_election_new(c, argv[3], &eo, &e) != ZKR_OK)
+            return 1;
+        srand((unsigned)getpid());
+        end = now_ms() + atoll(argv[5]);
+        zkr_election_join(e, 30000);
+        while (now_ms() < end) {
+            int lead;
+            pthread_mutex_lock(&mu);
+            lead = holding;
+            pthread_mutex_unlock(&mu);
+            if (!lead) {
+                usleep(2000);
+                continue;
+            }
+            usleep((useconds_t)(1000 + rand() % 8000));
+            leave();
+            terms++;
+            zkr_election_resign(e);
+            zkr_election_join(e, 5000);
+        }
+        zkr_election_free(e);
+        zkr_client_free(c);
+        printf("%d terms\n", terms);
+        return 0;
+    }
     if (argc != 6) {
         fprintf(stderr, "usage: zkr-chaos-worker HOSTS LOCKPATH LOGFILE "
+                        "DURATION_MS SESSION_MS\n"
+                        "       zkr-chaos-worker elect HOSTS PATH LOGFILE "
                         "DURATION_MS SESSION_MS\n");
         return 2;
     }
