@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include <zkr/config.h>
 
 #define EXIT_ERROR 1
@@ -142,24 +143,8 @@ static int signal_number(const char *s)
 
 static int connect_to(const char *hosts, int session_ms, zkr_client_t **c)
 {
-    zkr_client_opts_t co;
-    int rc;
-    zkr_client_opts_init(&co);
-    if (hosts)
-        co.hosts = hosts;
-    co.session_timeout_ms = session_ms;
-    co.connect_timeout_ms = session_ms; /* give up on connecting as soon */
-    rc = zkr_client_new(&co, c);
-    if (rc == ZKR_EHOSTS) {
-        fprintf(stderr, "zkr-config: bad connect string '%s'\n", co.hosts);
-        return EXIT_USAGE;
-    }
-    if (rc != ZKR_OK) {
-        fprintf(stderr, "zkr-config: cannot connect to %s: %s\n", co.hosts,
-                zkr_strerror(rc));
-        return EXIT_CONNECT;
-    }
-    return 0;
+    /* give up on connecting as soon as a session would expire */
+    return zkr_cli_connect("zkr-config", hosts, session_ms, session_ms, c);
 }
 
 static int do_push(zkr_client_t *c, const char *path, const char *file,

@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #endif
 
+#include "cli.h"
 #include <zkr/election.h>
 
 #define EXIT_ERROR 1
@@ -213,7 +214,6 @@ int main(int argc, char **argv)
     int started_for = 0;
     pid_t child = -1;
     char *shown = NULL;
-    zkr_client_opts_t co;
     zkr_client_t *c = NULL;
     zkr_election_opts_t eo;
     zkr_election_t *e = NULL;
@@ -287,21 +287,10 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
-    zkr_client_opts_init(&co);
-    if (hosts)
-        co.hosts = hosts;
-    co.session_timeout_ms = session_ms;
-    co.connect_timeout_ms = session_ms; /* give up on connecting as soon */
-    rc = zkr_client_new(&co, &c);
-    if (rc == ZKR_EHOSTS) {
-        fprintf(stderr, "zkr-elect: bad connect string '%s'\n", co.hosts);
-        return EXIT_USAGE;
-    }
-    if (rc != ZKR_OK) {
-        fprintf(stderr, "zkr-elect: cannot connect to %s: %s\n", co.hosts,
-                zkr_strerror(rc));
-        return EXIT_CONNECT;
-    }
+    /* give up on connecting as soon as a session would expire */
+    if ((rc = zkr_cli_connect("zkr-elect", hosts, session_ms, session_ms,
+                              &c)) != 0)
+        return rc;
     zkr_election_opts_init(&eo);
     eo.id = id;
     eo.on_leader = on_leader;

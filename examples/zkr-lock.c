@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include <zkr/lock.h>
 #include <zkr/rwlock.h>
 
@@ -105,7 +106,6 @@ int main(int argc, char **argv)
     double wait_s = -1, grace_s = 5;
     int nonblock = 0, shared = 0, exclusive = 0, session_ms = 10000;
     int opt, rc, timeout_ms, status = 0;
-    zkr_client_opts_t co;
     zkr_client_t *c = NULL;
     zkr_lock_opts_t lo;
     zkr_lock_t *lock = NULL;
@@ -183,20 +183,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    zkr_client_opts_init(&co);
-    if (hosts)
-        co.hosts = hosts;
-    co.session_timeout_ms = session_ms;
-    rc = zkr_client_new(&co, &c);
-    if (rc == ZKR_EHOSTS) {
-        fprintf(stderr, "zkr-lock: bad connect string '%s'\n", co.hosts);
-        return EXIT_USAGE;
-    }
-    if (rc != ZKR_OK) {
-        fprintf(stderr, "zkr-lock: cannot connect to %s: %s\n", co.hosts,
-                zkr_strerror(rc));
-        return EXIT_CONNECT;
-    }
+    if ((rc = zkr_cli_connect("zkr-lock", hosts, session_ms, 0, &c)) != 0)
+        return rc;
     zkr_lock_opts_init(&lo);
     lo.state_cb = on_lock_state;
     if (shared || exclusive) {

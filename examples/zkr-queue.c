@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include <zkr/queue.h>
 
 #define EXIT_NOTHING 1
@@ -110,7 +111,6 @@ int main(int argc, char **argv)
     const char *cmd, *path;
     double wait_s = -1;
     int opt, rc, session_ms = 10000, shards = 0, status = 0;
-    zkr_client_opts_t co;
     zkr_client_t *c = NULL;
     zkr_queue_opts_t qo;
     zkr_queue_t *q = NULL;
@@ -174,20 +174,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    zkr_client_opts_init(&co);
-    if (hosts)
-        co.hosts = hosts;
-    co.session_timeout_ms = session_ms;
-    rc = zkr_client_new(&co, &c);
-    if (rc == ZKR_EHOSTS) {
-        fprintf(stderr, "zkr-queue: bad connect string '%s'\n", co.hosts);
-        return EXIT_USAGE;
-    }
-    if (rc != ZKR_OK) {
-        fprintf(stderr, "zkr-queue: cannot connect to %s: %s\n", co.hosts,
-                zkr_strerror(rc));
-        return EXIT_CONNECT;
-    }
+    if ((rc = zkr_cli_connect("zkr-queue", hosts, session_ms, 0, &c)) != 0)
+        return rc;
     zkr_queue_opts_init(&qo);
     qo.shards = shards;
     if ((rc = zkr_queue_new(c, path, &qo, &q)) != ZKR_OK) {

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include <zkr/registry.h>
 
 #define EXIT_NONE 1
@@ -351,7 +352,6 @@ int main(int argc, char **argv)
     const char *hosts = getenv("ZKR_HOSTS"), *root = NULL,
                *category = "providers", *cmd, *arg;
     int curator = 0, session_ms = 10000, opt, rc;
-    zkr_client_opts_t co;
     zkr_client_t *c;
     sigset_t sigs;
 
@@ -430,21 +430,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "list"))
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    zkr_client_opts_init(&co);
-    if (hosts)
-        co.hosts = hosts;
-    co.session_timeout_ms = session_ms;
-    co.connect_timeout_ms = session_ms; /* give up as fast as a session would */
-    rc = zkr_client_new(&co, &c);
-    if (rc == ZKR_EHOSTS) {
-        usage_error("bad connect string '%s'", co.hosts);
-        return EXIT_USAGE;
-    }
-    if (rc != ZKR_OK) {
-        fprintf(stderr, "zkr-registry: cannot connect to %s: %s\n", co.hosts,
-                zkr_strerror(rc));
-        return EXIT_CONNECT;
-    }
+    /* give up as fast as a session would */
+    if ((rc = zkr_cli_connect("zkr-registry", hosts, session_ms, session_ms,
+                              &c)) != 0)
+        return rc;
     if (!strcmp(cmd, "register")) {
         rc = do_register(c, curator, root, arg, &sigs);
     } else {
