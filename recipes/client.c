@@ -726,9 +726,7 @@ int zkr_client_server(zkr_client_t *c, char *buf, size_t len)
                   c->state == ZKR_STATE_RECONNECTED))
         cur = zoo_get_current_server(c->zh);
     if (cur) {
-        rc = strlen(cur) < len ? ZKR_OK : ZKR_EINVAL;
-        if (rc == ZKR_OK)
-            strcpy(buf, cur);
+        rc = zkr__copy_out(cur, buf, len);
     }
     pthread_mutex_unlock(&c->mu);
     return rc;

@@ -970,9 +970,7 @@ int zkr_election_node(zkr_election_t *e, char *buf, size_t len)
         return ZKR_EINVAL;
     pthread_mutex_lock(&e->mu);
     if (e->node) {
-        rc = strlen(e->node) < len ? ZKR_OK : ZKR_EINVAL;
-        if (rc == ZKR_OK)
-            strcpy(buf, e->node);
+        rc = zkr__copy_out(e->node, buf, len);
     }
     pthread_mutex_unlock(&e->mu);
     return rc;

@@ -154,6 +154,9 @@ int zkr__check_hosts(const char *hosts);
 
 /* ---- paths and names ----------------------------------------------------- */
 
+/* Copy s into buf when it fits (with its NUL): ZKR_OK, else ZKR_EINVAL. */
+int zkr__copy_out(const char *s, char *buf, size_t len);
+
 /* 36-char lowercase UUID v4 + NUL. */
 void zkr__uuid(char out[37]);
 /* Split "/a/b/c" into parent "/a/b" (malloc'd) or NULL on error. */

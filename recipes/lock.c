@@ -1001,9 +1001,7 @@ int zkr_lock_node(zkr_lock_t *l, char *buf, size_t len)
         return ZKR_EINVAL;
     pthread_mutex_lock(&l->mu);
     if (l->node) {
-        rc = strlen(l->node) < len ? ZKR_OK : ZKR_EINVAL;
-        if (rc == ZKR_OK)
-            strcpy(buf, l->node);
+        rc = zkr__copy_out(l->node, buf, len);
     }
     pthread_mutex_unlock(&l->mu);
     return rc;

@@ -199,3 +199,12 @@ void zkr__stat_copy(zkr_stat_t *dst, const struct Stat *src)
     dst->num_children = src->numChildren;
     dst->pzxid = src->pzxid;
 }
+
+int zkr__copy_out(const char *s, char *buf, size_t len)
+{
+    size_t n = strlen(s);
+    if (n >= len)
+        return ZKR_EINVAL;
+    memcpy(buf, s, n + 1);
+    return ZKR_OK;
+}
