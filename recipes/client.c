@@ -630,21 +630,42 @@ static void expire_watcher(zhandle_t *zh, int type, int state,
 {
     (void)zh;
     (void)path;
-    if (type == ZOO_SESSION_EVENT)
-        zkr__waiter_signal(ctx, state == ZOO_CONNECTED_STATE ? ZKR_OK
-                                                             : ZKR_ECONNECT);
+    if (type != ZOO_SESSION_EVENT)
+        return;
+    zkr__waiter_signal(ctx, state == ZOO_CONNECTED_STATE ? ZKR_OK
+                            : state == ZOO_EXPIRED_SESSION_STATE
+                                ? ZKR_ESESSIONEXPIRED
+                                : ZKR_ECONNECT);
+}
+
+/* A second connection presents session @p id: ZKR_OK when it was taken
+ * over (and closed again, which asks the server to end the session),
+ * ZKR_ESESSIONEXPIRED when the server says the session is gone. */
+static int twin_connect(zkr_client_t *c, const clientid_t *id)
+{
+    zkr__waiter_t w;
+    zhandle_t *twin;
+    int rc;
+    zkr__waiter_init(&w);
+    twin = zookeeper_init2(c->hosts, expire_watcher, c->session_timeout_ms,
+                           id, &w, ZOO_NO_LOG_CLIENTENV, zk_log_forward);
+    rc = twin ? zkr__waiter_wait(&w, c->connect_timeout_ms) : ZKR_ECONNECT;
+    if (twin)
+        zookeeper_close(twin);
+    zkr__waiter_destroy(&w);
+    return rc;
 }
 
 /* One attempt: a second connection presents our session id and password,
  * then closes, and the server ends the session. Meanwhile our own handle
  * is pointed at a closed port, so that it cannot take the session back
- * before the close arrives (it would win if it reconnected first). */
+ * before the close arrives (it would win if it reconnected first). The
+ * close is asynchronous on the server: our handle is let back only once a
+ * further connection with the session id is told that it has expired. */
 static int expire_once(zkr_client_t *c, int64_t sid)
 {
     clientid_t id;
-    zhandle_t *twin;
-    zkr__waiter_t w;
-    int rc;
+    int rc = ZKR_ECONNECT;
     pthread_mutex_lock(&c->mu);
     if (c->closing || !c->zh || c->session_id != sid) {
         pthread_mutex_unlock(&c->mu);
@@ -654,19 +675,14 @@ static int expire_once(zkr_client_t *c, int64_t sid)
     zoo_set_servers(c->zh, "127.0.0.1:1");
     pthread_mutex_unlock(&c->mu);
 
-    zkr__waiter_init(&w);
-    twin = zookeeper_init2(c->hosts, expire_watcher, c->session_timeout_ms,
-                           &id, &w, ZOO_NO_LOG_CLIENTENV, zk_log_forward);
-    rc = twin ? zkr__waiter_wait(&w, c->connect_timeout_ms) : ZKR_ECONNECT;
-    if (twin)
-        zookeeper_close(twin);
-    zkr__waiter_destroy(&w);
+    for (int tries = 0; tries < 5 && rc != ZKR_ESESSIONEXPIRED; tries++)
+        rc = twin_connect(c, &id);
 
     pthread_mutex_lock(&c->mu);
     if (c->zh && c->session_id == sid)
         zoo_set_servers(c->zh, c->hosts);
     pthread_mutex_unlock(&c->mu);
-    return rc == ZKR_OK ? ZKR_OK : ZKR_ECONNECT;
+    return rc == ZKR_ESESSIONEXPIRED ? ZKR_OK : ZKR_ECONNECT;
 }
 
 static int expire_attempts(zkr_client_t *c, int64_t sid);

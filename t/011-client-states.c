@@ -67,7 +67,7 @@ int main(void)
     zkt_ctl(ens, "resume 1");
     zkt_ctl(ens, "resume 2");
     zkt_ctl(ens, "resume 3");
-    is(zkr_client_wait_connected(c, 30000), ZKR_OK, "connected again");
+    is(zkr_client_wait_connected(c, 90000), ZKR_OK, "connected again");
     ok(zkr_client_session_count(c) >= 3, "on a new session (%u)",
        zkr_client_session_count(c));
     /* the abandoned session could not be closed while no server answered:

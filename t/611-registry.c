@@ -57,6 +57,15 @@ static int rec_count(struct rec *r)
     return n;
 }
 
+/* Print the statuses recorded from index @p from on. */
+static void rec_diag(struct rec *r, int from)
+{
+    pthread_mutex_lock(&r->mu);
+    for (int k = from; k < r->n && k < 64; k++)
+        diag("status[%d] = %s", k, zkr_strerror(r->status[k]));
+    pthread_mutex_unlock(&r->mu);
+}
+
 /* Wait until status @p st appears at index >= from; its index or -1. */
 static int rec_wait(struct rec *r, int st, int from)
 {
@@ -325,8 +334,9 @@ static void test_session(zkr_client_t *c, zkr_client_t *c2)
     old = zkr_client_session_id(c);
     at = rec_count(&rr);
     is(zkr_client_expire_session(c), ZKR_OK, "expire the session");
-    ok(rec_wait(&rr, ZKR_ESESSIONEXPIRED, at) >= at,
-       "state callback: ESESSIONEXPIRED");
+    if (!ok(rec_wait(&rr, ZKR_ESESSIONEXPIRED, at) >= at,
+            "state callback: ESESSIONEXPIRED"))
+        rec_diag(&rr, at);
     ok(rec_wait(&rr, ZKR_OK, at + 1) > at, "then registered again");
     is(zkr_registration_wait(r, 10000), ZKR_OK, "wait: registered");
     is(zkr_exists(c2, "/sess/svc/inst", &st), ZKR_OK,
