@@ -116,4 +116,43 @@ node=$(echo "$out" | head -1)
 echo "$node" | grep -Eq '^_c_[0-9a-f-]{36}-lock-[0-9]{10}$'
 ok $? "zkr's node has Curator's protected name ($node)"
 kill "$zholder"; wait "$zholder" 2>/dev/null
+# 5. grants follow the order of arrival, whatever the kind of peer: while a
+# zkr holder keeps the lock, waiters of the three kinds queue one at a time
+# (each starts once the one before has its node), then the holder dies.
+wait_nodes() { # path, count: until the lock directory has count children
+  /usr/bin/python3 - "$zk_hosts" "$1" "$2" <<'PY'
+import sys, time
+from kazoo.client import KazooClient
+k = KazooClient(hosts=sys.argv[1])
+k.start(timeout=30)
+n, end = -1, time.monotonic() + 60
+while time.monotonic() < end:
+    n = len(k.get_children(sys.argv[2])) if k.exists(sys.argv[2]) else 0
+    if n >= int(sys.argv[3]):
+        break
+    time.sleep(0.05)
+k.stop()
+sys.exit(0 if n >= int(sys.argv[3]) else 1)
+PY
+}
+log="$work/fifo.log"; pids=""; order=""
+(ZKR_PEER_SESSION_MS=4000; export ZKR_PEER_SESSION_MS
+ zkr holdforever /interop/fifo 1 "$log" 0 > "$work/fheld.out") &
+fholder=$!
+for i in $(seq 1 100); do grep -q held "$work/fheld.out" && break; sleep 0.1; done
+n=1; queued=0
+for kind in curator zkr kazoo zkr curator kazoo; do
+  mode=mutex; [ "$kind" = kazoo ] && mode=mutex-curator
+  (exec_peer "$kind" "$mode" /interop/fifo 1 "$log" 20 >/dev/null) &
+  pids="$pids $!"; order="${order:+$order }$!"; n=$((n + 1))
+  wait_nodes /interop/fifo "$n" && queued=$((queued + 1))
+done
+is "$queued" 6 "fifo: six waiters of three kinds queued one by one"
+kill -9 "$fholder"; wait "$fholder" 2>/dev/null
+echo "$fholder leave killed" >> "$log" # its session lives on a while
+run_all
+is "$fails" 0 "fifo: every waiter got the lock"
+granted=$(grep ' enter ' "$log" | grep -v holdforever | cut -d' ' -f1 | tr '\n' ' ')
+is "${granted% }" "$order" "fifo: granted in arrival order (curator zkr kazoo zkr curator kazoo)"
+res=$("$peers/check-log.sh" "$log" exclusive); ok $? "fifo: no overlap ($res)"
 done_testing
