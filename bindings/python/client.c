@@ -685,9 +685,9 @@ client_wait_connected(ClientObject *self, PyObject *args, PyObject *kwds)
 }
 
 /* client.Lock(path, ...) is zkr.Lock(client, path, ...), and so on. */
-static PyObject *
-make_with_client(ClientObject *self, PyTypeObject *type, PyObject *args,
-                 PyObject *kwds)
+PyObject *
+zkrpy_make_with_client(PyObject *client, PyTypeObject *type, PyObject *args,
+                       PyObject *kwds)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(args);
     PyObject *full = PyTuple_New(n + 1), *r;
@@ -695,13 +695,20 @@ make_with_client(ClientObject *self, PyTypeObject *type, PyObject *args,
     if (full == NULL) {
         return NULL;
     }
-    PyTuple_SET_ITEM(full, 0, Py_NewRef(self));
+    PyTuple_SET_ITEM(full, 0, Py_NewRef(client));
     for (Py_ssize_t i = 0; i < n; i++) {
         PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
     }
     r = PyObject_Call((PyObject *)type, full, kwds);
     Py_DECREF(full);
     return r;
+}
+
+static PyObject *
+make_with_client(ClientObject *self, PyTypeObject *type, PyObject *args,
+                 PyObject *kwds)
+{
+    return zkrpy_make_with_client((PyObject *)self, type, args, kwds);
 }
 
 static PyObject *
@@ -720,6 +727,66 @@ static PyObject *
 client_semaphore(ClientObject *self, PyObject *args, PyObject *kwds)
 {
     return make_with_client(self, &zkrpy_SemaphoreType, args, kwds);
+}
+
+static PyObject *
+client_queue(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+    return make_with_client(self, &zkrpy_QueueType, args, kwds);
+}
+
+static PyObject *
+client_election(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+    return make_with_client(self, &zkrpy_ElectionType, args, kwds);
+}
+
+static PyObject *
+client_config(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+    return make_with_client(self, &zkrpy_ConfigType, args, kwds);
+}
+
+static PyObject *
+client_register(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+    return make_with_client(self, &zkrpy_RegistrationType, args, kwds);
+}
+
+static PyObject *
+client_discovery(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+    return make_with_client(self, &zkrpy_DiscoveryType, args, kwds);
+}
+
+static PyObject *
+client_push_config(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+    return zkrpy_push_config((PyObject *)self, args, kwds);
+}
+
+static PyObject *
+client_register_service(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+    return zkrpy_register_service((PyObject *)self, args, kwds);
+}
+
+static PyObject *
+client_register_dubbo(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+    return zkrpy_register_dubbo((PyObject *)self, args, kwds);
+}
+
+static PyObject *
+client_discover(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+    return zkrpy_discover((PyObject *)self, args, kwds);
+}
+
+static PyObject *
+client_discover_dubbo(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+    return zkrpy_discover_dubbo((PyObject *)self, args, kwds);
 }
 
 /* ---- properties ------------------------------------------------------------
@@ -894,6 +961,70 @@ static PyMethodDef client_methods[] = {
                "timeout=None)\n--\n\n"
                "A zkr.Semaphore on path (Curator's InterProcessSemaphoreV2 "
                "layout).")},
+    {"Queue", (PyCFunction)(void (*)(void))client_queue,
+     METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("Queue($self, /, path, shards=0, prefetch=0)\n--\n\n"
+               "A zkr.Queue on path (Curator's SimpleDistributedQueue "
+               "layout).")},
+    {"Election", (PyCFunction)(void (*)(void))client_election,
+     METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("Election($self, /, path, id=None, *, on_leader=None, "
+               "on_lost=None, join=True, timeout=None)\n--\n\n"
+               "A zkr.Election candidate on path (Curator's LeaderLatch "
+               "layout).")},
+    {"Config", (PyCFunction)(void (*)(void))client_config,
+     METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("Config($self, /, path, callback=None, *, children=False, "
+               "timeout=None)\n--\n\n"
+               "A zkr.Config: watched cache of the node at path.")},
+    {"push_config", (PyCFunction)(void (*)(void))client_push_config,
+     METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("push_config($self, /, path, data, version=zkr.CONFIG_ANY)\n"
+               "--\n\n"
+               "Write data to path with compare-and-swap on the version "
+               "(CONFIG_ANY: unconditionally, CONFIG_ABSENT: only if the "
+               "node does not exist; both create it with its parents). "
+               "Returns the new zkr.Stat. Raises BadVersion on a "
+               "conflict, NoNode when a version is given and the node "
+               "does not exist.")},
+    {"register", (PyCFunction)(void (*)(void))client_register,
+     METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("register($self, /, path, data=None, *, persistent=False, "
+               "keep=False, container_parents=False, on_state=None, "
+               "timeout=None)\n--\n\n"
+               "Register the node path (ephemeral by default) and keep it "
+               "registered across sessions; a zkr.Registration.")},
+    {"register_service", (PyCFunction)(void (*)(void))
+     client_register_service, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("register_service($self, /, name, address=None, port=None, "
+               "*, id=None, ssl_port=None, payload=None, uri_spec=None, "
+               "service_type='DYNAMIC', base=zkr.DISCOVERY_BASE, "
+               "on_state=None, timeout=None)\n--\n\n"
+               "Register a Curator x-discovery ServiceInstance at "
+               "base/name/id; a zkr.Registration.")},
+    {"register_dubbo", (PyCFunction)(void (*)(void))client_register_dubbo,
+     METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("register_dubbo($self, /, url, *, root=zkr.DUBBO_ROOT, "
+               "on_state=None, timeout=None)\n--\n\n"
+               "Register a Dubbo URL (plain text) in Dubbo's ZooKeeper "
+               "registry layout; a zkr.Registration.")},
+    {"Discovery", (PyCFunction)(void (*)(void))client_discovery,
+     METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("Discovery($self, /, path, layout=zkr.LAYOUT_CURATOR, "
+               "callback=None, *, timeout=None)\n--\n\n"
+               "A zkr.Discovery cache of the instances under path.")},
+    {"discover", (PyCFunction)(void (*)(void))client_discover,
+     METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("discover($self, /, name, callback=None, *, "
+               "base=zkr.DISCOVERY_BASE, timeout=None)\n--\n\n"
+               "A zkr.Discovery of the Curator service name.")},
+    {"discover_dubbo", (PyCFunction)(void (*)(void))client_discover_dubbo,
+     METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("discover_dubbo($self, /, interface, callback=None, *, "
+               "root=zkr.DUBBO_ROOT, category='providers', timeout=None)\n"
+               "--\n\n"
+               "A zkr.Discovery of the Dubbo providers (or another "
+               "category) of interface.")},
     {NULL, NULL, 0, NULL},
 };
 

@@ -2,11 +2,13 @@
 """Tests of the zkr Python binding against a real ZooKeeper server.
 
 Needs ZKR_HOSTS (the server's connect string) and, for the interoperability
-test, ZKR_LOCK_CLI (the zkr-lock program). Prints TAP.
+tests, ZKR_LOCK_CLI, ZKR_QUEUE_CLI, ZKR_REGISTRY_CLI and ZKR_CONFIG_CLI (the
+zkr-lock, zkr-queue, zkr-registry and zkr-config programs). Prints TAP.
 """
 
 import functools
 import gc
+import json
 import os
 import signal
 import subprocess
@@ -20,6 +22,9 @@ import zkr
 
 HOSTS = os.environ["ZKR_HOSTS"]
 ZKR_LOCK_CLI = os.environ.get("ZKR_LOCK_CLI")
+ZKR_QUEUE_CLI = os.environ.get("ZKR_QUEUE_CLI")
+ZKR_REGISTRY_CLI = os.environ.get("ZKR_REGISTRY_CLI")
+ZKR_CONFIG_CLI = os.environ.get("ZKR_CONFIG_CLI")
 BASE = "/py-%d" % os.getpid()
 # Upper bound for waits on conditions that should come true at once; a
 # failing test then fails instead of hanging.
@@ -664,6 +669,717 @@ class InteropTest(unittest.TestCase):
             holder.stdout.close()
 
 
+class QueueTest(ZkrTestCase):
+    def test_fifo_put_take(self):
+        q = self.c.Queue("/q")
+        self.assertEqual((q.path, q.shards, len(q), q.size()), ("/q", 0, 0, 0))
+        self.assertIsNone(q.peek())
+        q.put(b"one")
+        q.put(bytearray(b"two"))
+        q.put_batch([b"three", memoryview(b"four"), b""])
+        q.put_batch([])
+        self.assertEqual(len(q), 5)
+        self.assertEqual(q.peek(), b"one")
+        names = sorted(self.c.children("/q"))
+        self.assertEqual(len(names), 5)
+        for n in names:
+            self.assertRegex(n, r"^qn-\d{10}$")
+        # another client's queue object sees the same items, in order
+        other = self.client().Queue("/q")
+        self.assertEqual(other.take(), b"one")
+        got = [q.take(timeout=PATIENCE) for _ in range(4)]
+        self.assertEqual(got, [b"two", b"three", b"four", b""])
+        self.assertIsNone(q.take(blocking=False))
+        self.assertEqual(len(q), 0)
+        self.assertIn("/q", repr(q))
+
+    def test_bad_arguments(self):
+        q = self.c.Queue("/qb")
+        self.assertRaises(TypeError, q.put, "text")
+        self.assertRaises(TypeError, q.put, None)
+        self.assertRaises(TypeError, q.put_batch, [b"a", "text"])
+        self.assertRaises(TypeError, q.put_batch, 5)
+        with self.assertRaises(zkr.InvalidArgument) as cm:
+            q.put(b"x" * (zkr.MAX_DATA + 1))
+        self.assertEqual(cm.exception.code, zkr.ETOOBIG)
+        self.assertRaises(zkr.InvalidArgument, q.put_batch,
+                          [b"x" * (zkr.MAX_DATA // 2)] * 3)
+        self.assertEqual(len(q), 0)  # all or nothing
+        self.assertRaises(zkr.InvalidArgument, self.c.Queue, "bad")
+        self.assertRaises(zkr.InvalidArgument, self.c.Queue, "/")
+        self.assertRaises(zkr.InvalidArgument, self.c.Queue, "/q",
+                          shards=-1)
+        self.assertRaises(ValueError, q.take, False, 1.0)
+        self.assertRaises(ValueError, q.take, timeout=-3)
+
+    def test_take_timeout(self):
+        q = self.c.Queue("/qt")
+        self.assertIsNone(q.take(timeout=0.2))
+        self.assertIsNone(q.take(timeout=0))
+        self.assertIsNone(q.take(blocking=False))
+        self.assertIsNone(q.take_lease(timeout=0.2))
+        self.assertIsNone(q.take_lease(blocking=False))
+        q.put(b"late")
+        self.assertEqual(q.take(timeout=PATIENCE), b"late")
+
+    def test_blocking_take_woken_by_put(self):
+        q = self.c.Queue("/qw")
+        producer = self.client().Queue("/qw")
+        progress = {"work": 0, "inside": False, "seen_inside": None}
+
+        def produce():
+            # Runs Python code while the main thread is blocked in take:
+            # impossible if take held the GIL.
+            wait_for(lambda: progress["inside"], "the taker")
+            for _ in range(10000):
+                progress["work"] += 1
+            progress["seen_inside"] = progress["inside"]
+            producer.put(b"wake up")
+
+        t = threading.Thread(target=produce)
+        t.start()
+        progress["inside"] = True
+        got = q.take()
+        progress["inside"] = False
+        t.join(PATIENCE)
+        self.assertEqual(got, b"wake up")
+        self.assertEqual(progress["work"], 10000)
+        self.assertTrue(progress["seen_inside"])
+
+    def test_timeout_of_one_thread_spares_another(self):
+        # Two threads take through one Queue object: the first one's
+        # timeout must not end the other's take.
+        q = self.c.Queue("/qs")
+        results = {}
+
+        def take(name, timeout):
+            results[name] = q.take(timeout=timeout)
+
+        long = threading.Thread(target=take, args=("long", PATIENCE))
+        long.start()
+        take("short", 0.2)
+        self.assertIsNone(results["short"])
+        self.client().Queue("/qs").put(b"for the long one")
+        long.join(PATIENCE)
+        self.assertEqual(results["long"], b"for the long one")
+
+    def test_cancel_while_taking(self):
+        q = self.c.Queue("/qc")
+        self.assertFalse(q.cancel())
+        result = []
+
+        def run():
+            try:
+                result.append(q.take())
+            except zkr.Error as e:
+                result.append(type(e))
+
+        t = threading.Thread(target=run)
+        t.start()
+        wait_for(lambda: q.cancel(), "a pending take to cancel")
+        t.join(PATIENCE)
+        self.assertEqual(result, [zkr.Canceled])
+        self.assertEqual(q.take(blocking=False), None)
+
+    def test_close_wakes_taker(self):
+        q = self.c.Queue("/qcl")
+        result = []
+
+        def run():
+            try:
+                result.append(q.take())
+            except zkr.Closed:
+                result.append("closed")
+
+        t = threading.Thread(target=run)
+        t.start()
+        # close() ends a take pending in another thread with Closed
+        wait_for(lambda: t.is_alive(), "the taker")
+        q.close()
+        t.join(PATIENCE)
+        self.assertEqual(result, ["closed"])
+
+    def test_lease_nack_redelivers_ack_removes(self):
+        q = self.c.Queue("/ql")
+        other = self.client().Queue("/ql")
+        q.put(b"job")
+        lease = q.take_lease(timeout=PATIENCE)
+        self.assertIsInstance(lease, zkr.Lease)
+        self.assertEqual(lease.data, b"job")
+        self.assertRegex(lease.name, r"^qn-\d{10}$")
+        self.assertIs(lease.queue, q)
+        self.assertFalse(lease.done)
+        # leased: hidden from other lease takers, still in the queue
+        self.assertIsNone(other.take_lease(timeout=0.2))
+        self.assertEqual(len(q), 1)
+        self.assertEqual(self.c.children("/ql/leases"), [lease.name])
+        lease.nack()
+        self.assertTrue(lease.done)
+        self.assertRaises(zkr.NotHeld, lease.nack)
+        self.assertRaises(zkr.NotHeld, lease.ack)
+        # given back: delivered again
+        again = other.take_lease(timeout=PATIENCE)
+        self.assertEqual((again.data, again.name), (b"job", lease.name))
+        again.ack()
+        self.assertTrue(again.done)
+        self.assertEqual(len(q), 0)
+        self.assertIsNone(q.take_lease(blocking=False))
+
+    def test_lease_context_manager(self):
+        q = self.c.Queue("/qm")
+        q.put(b"work")
+        with self.assertRaises(RuntimeError):
+            with q.take_lease(timeout=PATIENCE) as lease:
+                self.assertEqual(lease.data, b"work")
+                raise RuntimeError("processing failed")
+        self.assertTrue(lease.done)
+        self.assertEqual(len(q), 1)  # nacked: still there
+        with q.take_lease(timeout=PATIENCE) as lease:
+            self.assertEqual(lease.data, b"work")
+        self.assertTrue(lease.done)
+        self.assertEqual(len(q), 0)  # acked
+        with self.assertRaises(zkr.NotHeld):
+            with lease:
+                pass
+        # a lease dropped unended is given back
+        q.put(b"dropped")
+        lease = q.take_lease(timeout=PATIENCE)
+        del lease
+        gc.collect()
+        lease = q.take_lease(timeout=PATIENCE)
+        self.assertEqual(lease.data, b"dropped")
+        lease.ack()
+
+    def test_lease_lost_with_session_is_redelivered(self):
+        c = self.client()
+        q = c.Queue("/qx")
+        q.put(b"at least once")
+        lease = q.take_lease(timeout=PATIENCE)
+        c.expire_session()
+        other = self.client().Queue("/qx")
+        again = other.take_lease(timeout=PATIENCE)
+        self.assertEqual(again.data, b"at least once")
+        with self.assertRaises(zkr.SessionExpired) as cm:
+            lease.ack()
+        self.assertEqual(cm.exception.code, zkr.ELOCKLOST)
+        again.ack()
+        self.assertEqual(len(other), 0)
+
+    def test_sharded_and_prefetch(self):
+        q = self.c.Queue("/qsh", shards=3, prefetch=2)
+        self.assertEqual(q.shards, 3)
+        items = [b"item-%d" % i for i in range(6)]
+        for item in items:
+            q.put(item)
+        self.assertEqual(len(q), 6)
+        self.assertTrue(all(n.startswith("s-")
+                            for n in self.c.children("/qsh")))
+        got = [q.take(timeout=PATIENCE) for _ in items]
+        self.assertEqual(sorted(got), items)
+        q.close()
+        self.assertEqual(self.c.Queue("/qsh", shards=3).size(), 0)
+
+    def test_keyboard_interrupt_cancels_take(self):
+        if threading.current_thread() is not threading.main_thread():
+            self.skipTest("signals reach the main thread only")
+        q = self.c.Queue("/qk")
+        state = {"inside": False}
+
+        def interrupt():
+            wait_for(lambda: state["inside"], "the taker")
+            os.kill(os.getpid(), signal.SIGINT)
+
+        t = threading.Thread(target=interrupt)
+        t.start()
+        state["inside"] = True
+        with self.assertRaises(KeyboardInterrupt):
+            q.take()
+        t.join(PATIENCE)
+        q.put(b"after")
+        self.assertEqual(q.take(timeout=PATIENCE), b"after")
+
+
+class ElectionTest(ZkrTestCase):
+    def test_first_is_leader_resign_passes_leadership(self):
+        events = []
+        e1 = self.c.Election(
+            "/el", id="one",
+            on_leader=lambda tok: events.append(("leader1", tok)),
+            on_lost=lambda code: events.append(("lost1", code)))
+        self.assertTrue(e1.wait_leader(timeout=PATIENCE))
+        wait_for(lambda: ("leader1", e1.token) in events, "on_leader")
+        e2 = self.client().Election(
+            "/el", id="two",
+            on_leader=lambda tok: events.append(("leader2", tok)),
+            on_lost=lambda code: events.append(("lost2", code)))
+        self.assertTrue(e1.is_leader)
+        self.assertFalse(e2.is_leader)
+        self.assertIsNone(e2.token)
+        self.assertFalse(e2.wait_leader(timeout=0.2))
+        self.assertFalse(e2.wait_leader(timeout=0))
+        self.assertEqual(e1.leader(), "one")
+        self.assertEqual(e2.leader(), "one")
+        ps = e2.participants()
+        self.assertEqual([(p.id, p.is_leader) for p in ps],
+                         [("one", True), ("two", False)])
+        self.assertEqual(ps[0].token, e1.token)
+        self.assertEqual(ps[0].node, e1.node)
+        self.assertRegex(e1.node, r"^_c_[0-9a-f-]{36}-latch-\d{10}$")
+        self.assertEqual(ps[1].session_id,
+                         self.c.exists("/el/" + e2.node).ephemeral_owner)
+        token1 = e1.token
+        self.assertTrue(e1.resign())
+        self.assertFalse(e1.resign())
+        self.assertFalse(e1.is_leader)
+        # on_lost runs in resign(), or just after on a thread delivering
+        # the election's callbacks
+        wait_for(lambda: ("lost1", zkr.ECANCELED) in events, "on_lost")
+        self.assertTrue(e2.wait_leader(timeout=PATIENCE))
+        wait_for(lambda: any(ev[0] == "leader2" for ev in events),
+                 "the second on_leader")
+        self.assertGreater(e2.token, token1)
+        self.assertIn(("leader2", e2.token), events)
+        self.assertEqual(e1.leader(), "two")
+        # rejoining puts e1 at the end of the line
+        self.assertTrue(e1.join(timeout=PATIENCE))
+        self.assertEqual([p.id for p in e1.participants()], ["two", "one"])
+        e2.close()
+        wait_for(lambda: ("lost2", zkr.ECANCELED) in events, "on_lost")
+        self.assertTrue(e1.wait_leader(timeout=PATIENCE))
+        self.assertIn("/el", repr(e1))
+
+    def test_wait_leader_released_gil_and_woken(self):
+        e1 = self.c.Election("/ew", id="first")
+        e2 = self.client().Election("/ew", id="second")
+        progress = {"work": 0, "inside": False, "seen_inside": None}
+
+        def resign_later():
+            wait_for(lambda: progress["inside"], "the waiter")
+            for _ in range(10000):
+                progress["work"] += 1
+            progress["seen_inside"] = progress["inside"]
+            e1.resign()
+
+        t = threading.Thread(target=resign_later)
+        t.start()
+        progress["inside"] = True
+        got = e2.wait_leader()
+        progress["inside"] = False
+        t.join(PATIENCE)
+        self.assertTrue(got)
+        self.assertEqual(progress["work"], 10000)
+        self.assertTrue(progress["seen_inside"])
+
+    def test_callbacks_on_zookeeper_thread_while_main_waits(self):
+        # The main thread blocks in wait_leader (GIL released) while the
+        # callback of the same election runs on a ZooKeeper thread and
+        # takes the GIL; blocking calls there raise Deadlock.
+        other = self.client()
+        e1 = other.Election("/ec", id="a")
+        calls = []
+
+        def on_leader(token):
+            calls.append(("thread", threading.get_ident()))
+            calls.append(("is_leader", e2.is_leader))
+            for blocking in (lambda: e2.wait_leader(timeout=1),
+                             lambda: e2.join(timeout=1),
+                             lambda: e2.participants()):
+                try:
+                    blocking()
+                    calls.append(("no error",))
+                except zkr.Deadlock as e:
+                    calls.append(("deadlock", e.code))
+
+        e2 = self.c.Election("/ec", id="b", on_leader=on_leader)
+        threading.Timer(0.05, other.close).start()  # removes e1's node
+        self.assertTrue(e2.wait_leader(timeout=PATIENCE))
+        wait_for(lambda: len(calls) >= 5, "the callback")
+        self.assertNotEqual(calls[0][1], threading.get_ident())
+        self.assertEqual(calls[1:], [("is_leader", True)] +
+                         [("deadlock", zkr.EDEADLK)] * 3)
+        e1.close()
+
+    def test_session_loss_reported_and_rejoined(self):
+        events = []
+        e = self.c.Election("/es", on_lost=events.append,
+                            on_leader=lambda tok: events.append(tok))
+        self.assertTrue(e.wait_leader(timeout=PATIENCE))
+        token = e.token
+        self.c.expire_session()
+        wait_for(lambda: any(x in events for x in
+                             (zkr.ECONNLOSS, zkr.ESESSIONEXPIRED)),
+                 "on_lost")
+        # the only candidate rejoins on the new session and leads again
+        self.assertTrue(e.wait_leader(timeout=PATIENCE))
+        wait_for(lambda: e.token is not None and e.token > token,
+                 "a new term")
+        self.assertIn(e.token, events)
+
+    def test_join_false_and_errors(self):
+        e = self.c.Election("/ej", id="x", join=False)
+        self.assertIsNone(e.node)
+        self.assertIsNone(e.leader())
+        self.assertEqual(e.participants(), [])
+        self.assertRaises(zkr.NotHeld, e.wait_leader, 0)
+        self.assertRaises(zkr.NotHeld, e.wait_leader, 1)
+        self.assertFalse(e.resign())
+        self.assertTrue(e.join())
+        with self.assertRaises(zkr.Busy):
+            e.join()
+        self.assertTrue(e.wait_leader(timeout=PATIENCE))
+        self.assertRaises(TypeError, self.c.Election, "/ej", on_leader=5)
+        self.assertRaises(zkr.InvalidArgument, self.c.Election, "bad")
+        self.assertRaises(ValueError, self.c.Election, "/ej", id="a\0b")
+        with self.c.Election("/ej2") as e2:
+            self.assertTrue(e2.wait_leader(timeout=PATIENCE))
+            self.assertEqual(e2.leader(), "%s:%d" % (os.uname().nodename,
+                                                     os.getpid()))
+        self.assertTrue(e2.closed)
+        self.assertRaises(zkr.Closed, e2.join)
+        self.assertFalse(e2.is_leader)
+        self.c.flush()
+        self.assertEqual(self.c.children("/ej2"), [])
+
+    def test_close_while_waiting(self):
+        e1 = self.c.Election("/ecw")
+        other = self.client()
+        e2 = other.Election("/ecw")
+        result = []
+
+        def run():
+            try:
+                result.append(e2.wait_leader())
+            except zkr.Error as e:
+                result.append(type(e))
+
+        t = threading.Thread(target=run)
+        t.start()
+        wait_for(lambda: t.is_alive(), "the waiter")
+        e2.close()
+        t.join(PATIENCE)
+        self.assertIn(result, ([zkr.Closed], [False]))
+        other.flush()  # resigning does not wait for the delete's reply
+        self.assertEqual(len(self.c.children("/ecw")), 1)
+        e1.close()
+
+    def test_close_and_drop_from_own_callback(self):
+        # The election's own callback closes it and drops the last
+        # reference: neither may free it under the callback.
+        box, seen = {}, []
+
+        def on_leader(token):
+            e = box.pop("e")
+            e.close()
+            seen.append(token)
+
+        leader = self.client()
+        held = leader.Election("/eo")
+        box["e"] = self.c.Election("/eo", on_leader=on_leader)
+        self.assertTrue(held.is_leader)
+        leader.close()  # the callback runs on a ZooKeeper thread
+        wait_for(lambda: seen, "the callback")
+        gc.collect()
+        wait_for(lambda: self.c.children("/eo") == [], "the node's removal")
+        self.assertNotIn("e", box)
+
+
+class ConfigTest(ZkrTestCase):
+    def test_value_and_callback(self):
+        seen = []
+        cfg = self.c.Config("/cfg/app", lambda v, ver: seen.append((v, ver)))
+        self.assertIsNone(cfg.value)
+        self.assertIsNone(cfg.version)
+        self.assertIsNone(cfg.stat)
+        self.assertEqual(cfg.get(), (None, None))
+        wait_for(lambda: (None, None) in seen, "the first load")
+        other = self.client()
+        st = other.push_config("/cfg/app", b"v1")
+        self.assertEqual(st.version, 0)
+        wait_for(lambda: (b"v1", 0) in seen, "the change callback")
+        self.assertEqual((cfg.value, cfg.version), (b"v1", 0))
+        other.set("/cfg/app", b"v2")
+        wait_for(lambda: cfg.value == b"v2", "the second change")
+        self.assertEqual(cfg.version, 1)
+        self.assertEqual(seen[-1], (b"v2", 1))
+        value, stat = cfg.get()
+        self.assertEqual((value, stat.version), (b"v2", 1))
+        other.delete("/cfg/app")
+        wait_for(lambda: seen[-1] == (None, None), "the deletion")
+        self.assertTrue(cfg.wait_synced(timeout=PATIENCE))
+        self.assertIn("/cfg/app", repr(cfg))
+
+    def test_cas_conflict(self):
+        cfg = self.c.Config("/cas")
+        st = cfg.push(b"base", version=zkr.CONFIG_ABSENT)
+        wait_for(lambda: cfg.version == st.version, "the cache")
+        with self.assertRaises(zkr.BadVersion) as cm:
+            cfg.push(b"again", version=zkr.CONFIG_ABSENT)
+        self.assertEqual(cm.exception.code, zkr.EBADVERSION)
+        # two editors based on the same version: the second one loses
+        base = cfg.version
+        other = self.client()
+        other.push_config("/cas", b"editor 1", version=base)
+        with self.assertRaises(zkr.BadVersion):
+            cfg.push(b"editor 2", version=base)
+        wait_for(lambda: cfg.value == b"editor 1", "the winner's value")
+        st = cfg.push(b"editor 2", version=cfg.version)
+        self.assertEqual(st.version, base + 2)
+        self.assertEqual(self.c.push_config("/cas", b"forced").version,
+                         base + 3)
+        with self.assertRaises(zkr.NoNode):
+            self.c.push_config("/cas-missing", b"x", version=3)
+        self.assertEqual(self.c.push_config("/new/deep/node", None).version,
+                         0)
+        self.assertRaises(TypeError, self.c.push_config, "/cas", "text")
+        self.assertRaises(zkr.InvalidArgument, self.c.push_config, "bad",
+                          b"x")
+
+    def test_children(self):
+        self.c.create("/kids")
+        self.c.create("/kids/a", b"1")
+        cfg = self.c.Config("/kids", children=True)
+        self.assertEqual(cfg.children(), {"a": b"1"})
+        self.c.create("/kids/b", b"2")
+        wait_for(lambda: cfg.children() == {"a": b"1", "b": b"2"},
+                 "the new child")
+        plain = self.c.Config("/kids")
+        self.assertRaises(ValueError, plain.children)
+
+    def test_close_stops_callbacks(self):
+        seen = []
+        cfg = self.c.Config("/cc", lambda v, ver: seen.append(v))
+        wait_for(lambda: seen, "the first load")
+        cfg.close()
+        self.assertTrue(cfg.closed)
+        self.assertRaises(zkr.Closed, lambda: cfg.value)
+        n = len(seen)
+        self.c.push_config("/cc", b"after close")
+        # a second cache sees the change: the closed one stays silent
+        with self.c.Config("/cc") as check:
+            wait_for(lambda: check.value == b"after close", "the change")
+        self.assertEqual(len(seen), n)
+        self.assertRaises(TypeError, self.c.Config, "/cc", 5)
+
+    def test_callback_on_zookeeper_thread(self):
+        threads, errors = [], []
+
+        def cb(value, version):
+            if cfg_box[0] is None:
+                return  # the first load, before the constructor returned
+            threads.append(threading.get_ident())
+            try:
+                cfg_box[0].wait_synced(timeout=1)
+            except zkr.Deadlock:
+                errors.append("deadlock")
+            # non-blocking reads are fine here
+            errors.append(cfg_box[0].value)
+
+        cfg_box = [None]
+        cfg_box[0] = cfg = self.c.Config("/ct", cb, timeout=PATIENCE)
+        self.client().push_config("/ct", b"x")
+        wait_for(lambda: b"x" in errors, "the callback")
+        self.assertNotIn(threading.get_ident(), threads)
+        self.assertIn("deadlock", errors)
+        cfg.close()
+
+
+class RegistryTest(ZkrTestCase):
+    def test_register_service_then_discover(self):
+        changes = []
+        d = self.c.discover("orders", lambda inst: changes.append(
+            sorted(i.service["id"] for i in inst)))
+        self.assertEqual((len(d), d.instances()), (0, []))
+        self.assertIsNone(d.pick())
+        self.assertEqual(d.path, "/services/orders")
+        other = self.client()
+        reg = other.register_service("orders", "10.0.0.7", 8080, id="i-1",
+                                     payload={"zone": "a"},
+                                     uri_spec="{scheme}://{address}:{port}")
+        self.assertTrue(reg.registered)
+        self.assertEqual(reg.path, "/services/orders/i-1")
+        wait_for(lambda: ["i-1"] in changes, "the change callback")
+        self.assertEqual(len(d), 1)
+        inst = d.instances()[0]
+        self.assertEqual((inst.name, inst.host, inst.port, inst.weight),
+                         ("i-1", "10.0.0.7", 8080, 100))
+        svc = inst.service
+        self.assertEqual((svc["name"], svc["id"], svc["address"],
+                          svc["port"], svc["ssl_port"], svc["payload"],
+                          svc["service_type"], svc["enabled"]),
+                         ("orders", "i-1", "10.0.0.7", 8080, None,
+                          {"zone": "a"}, "DYNAMIC", True))
+        self.assertGreater(svc["registration_time_utc"], 0)
+        self.assertIsNone(inst.url)
+        self.assertIsNone(inst.params)
+        self.assertEqual(json.loads(inst.data)["id"], "i-1")
+        self.assertEqual(self.c.exists(reg.path).ephemeral_owner,
+                         other.session_id)
+        self.assertEqual(d.pick(), inst)
+        self.assertEqual(d.pick(zkr.LB_CONSISTENT_HASH, key="k"), inst)
+        with d.pick(zkr.LB_LEAST_ACTIVE) as busy:
+            self.assertEqual(busy.active, 1)
+        self.assertEqual(inst.active, 0)
+        reg2 = other.register_service("orders", "10.0.0.8", 8081)
+        wait_for(lambda: len(d) == 2, "the second instance")
+        self.assertEqual(len({i.name for i in d.instances()}), 2)
+        reg.close()
+        self.assertTrue(reg.closed)
+        wait_for(lambda: [reg2.path.rsplit("/", 1)[1]] == changes[-1],
+                 "the removal")
+        with reg2:
+            pass
+        wait_for(lambda: changes[-1] == [], "the last removal")
+        self.assertEqual(len(d), 0)
+        self.assertGreater(d.version, 0)
+        self.assertEqual(d.error, 0)
+        # instances outlive the discovery
+        d.close()
+        self.assertEqual(inst.host, "10.0.0.7")
+        self.assertRaises(zkr.Closed, d.instances)
+
+    def test_raw_registration_survives_expiry_and_deletion(self):
+        states = []
+        reg = self.c.register("/reg/me", b"hello", on_state=states.append)
+        self.assertEqual(self.c.get("/reg/me")[0], b"hello")
+        self.assertEqual(self.c.exists("/reg/me").ephemeral_owner,
+                         self.c.session_id)
+        self.assertEqual(reg.count, 1)
+        wait_for(lambda: zkr.OK in states, "on_state OK")
+        self.client().delete("/reg/me")
+        wait_for(lambda: reg.count == 2, "the re-creation")
+        self.assertIn(zkr.ENONODE, states)
+        self.c.expire_session()
+        wait_for(lambda: reg.count >= 3 and reg.registered,
+                 "the registration on the new session")
+        self.assertTrue(reg.wait(timeout=PATIENCE))
+        self.assertEqual(self.c.exists("/reg/me").ephemeral_owner,
+                         self.c.session_id)
+        reg.set_data(b"updated")
+        self.assertEqual(self.c.get("/reg/me")[0], b"updated")
+        reg.close()
+        reg.close()
+        self.c.flush()
+        self.assertIsNone(self.c.exists("/reg/me"))
+        self.assertRaises(zkr.Closed, reg.set_data, b"x")
+        persistent = self.c.register("/reg/p", persistent=True, keep=True)
+        persistent.close()
+        self.assertEqual(self.c.exists("/reg/p").ephemeral_owner, 0)
+        self.assertRaises(TypeError, self.c.register, "/reg/x",
+                          on_state=3)
+        self.assertRaises(zkr.InvalidArgument, self.c.register, "bad")
+
+    def test_dubbo_provider_and_consumer(self):
+        url = zkr.dubbo_provider_url("10.0.0.5", 20880, "org.example.Greeter",
+                                     application="demo", weight=7)
+        self.assertTrue(url.startswith(
+            "dubbo://10.0.0.5:20880/org.example.Greeter?"))
+        self.assertIn("side=provider", url)
+        self.assertIn("weight=7", url)
+        seen = []
+        d = self.c.discover_dubbo("org.example.Greeter",
+                                  lambda inst: seen.append(len(inst)))
+        self.assertEqual(d.path, "/dubbo/org.example.Greeter/providers")
+        self.assertEqual(d.layout, zkr.LAYOUT_DUBBO)
+        reg = self.client().register_dubbo(url)
+        self.assertTrue(reg.path.startswith(
+            "/dubbo/org.example.Greeter/providers/dubbo%3A%2F%2F10.0.0.5"
+            "%3A20880%2Forg.example.Greeter%3F"))
+        wait_for(lambda: len(d) == 1, "the provider")
+        inst = d.instances()[0]
+        self.assertEqual((inst.host, inst.port, inst.weight, inst.url),
+                         ("10.0.0.5", 20880, 7, url))
+        self.assertEqual(inst.params["application"], "demo")
+        self.assertIsNone(inst.service)
+        consumer = zkr.dubbo_consumer_url("10.0.0.6", "org.example.Greeter")
+        self.assertTrue(consumer.startswith("consumer://10.0.0.6/"))
+        creg = self.c.register_dubbo(consumer)
+        self.assertIn("/consumers/", creg.path)
+        self.assertEqual(len(d), 1)
+        reg.close()
+        wait_for(lambda: len(d) == 0, "the provider's removal")
+        self.assertEqual(seen[-1], 0)
+        self.assertRaises(zkr.InvalidArgument, self.c.register_dubbo,
+                          "not a url")
+        self.assertRaises(TypeError, zkr.dubbo_provider_url, "h", "port",
+                          "i")
+
+    def test_raw_layout_discovery(self):
+        d = self.c.Discovery("/raw", zkr.LAYOUT_RAW)
+        with self.c.register("/raw/n1", b"d1"):
+            wait_for(lambda: len(d) == 1, "the node")
+            inst = d.instances()[0]
+            # the raw layout lists names; it does not read node data
+            self.assertEqual(inst.name, "n1")
+            self.assertIsNone(inst.service)
+            self.assertIsNone(inst.url)
+            self.assertTrue(d.refresh(timeout=PATIENCE))
+        wait_for(lambda: len(d) == 0, "the removal")
+
+
+@unittest.skipUnless(ZKR_QUEUE_CLI and ZKR_REGISTRY_CLI and ZKR_CONFIG_CLI,
+                     "ZKR_QUEUE_CLI, ZKR_REGISTRY_CLI, ZKR_CONFIG_CLI not set")
+class RecipeInteropTest(unittest.TestCase):
+    """Python objects and the C command-line tools on the same paths."""
+
+    def setUp(self):
+        self.c = zkr.Client(HOSTS)
+        self.addCleanup(self.c.close)
+        self.base = BASE + "/cli-" + self._testMethodName
+
+    def run_cli(self, prog, *args, **kw):
+        kw.setdefault("capture_output", True)
+        # the programs connect to $ZKR_HOSTS
+        return subprocess.run([prog] + list(args), timeout=PATIENCE, **kw)
+
+    def test_queue_python_and_c(self):
+        path = self.base + "/q"
+        q = self.c.Queue(path)
+        q.put(b"from python")
+        r = self.run_cli(ZKR_QUEUE_CLI, "take", path, "-w", str(PATIENCE))
+        self.assertEqual((r.returncode, r.stdout), (0, b"from python"))
+        r = self.run_cli(ZKR_QUEUE_CLI, "put", path, "from C")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(q.take(timeout=PATIENCE), b"from C")
+
+    def test_config_pushed_by_c(self):
+        path = self.base + "/cfg"
+        seen = []
+        cfg = self.c.Config(path, lambda v, ver: seen.append(v))
+        r = self.run_cli(ZKR_CONFIG_CLI, "push", "--force", path, "-",
+                         input=b"pushed by C")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_for(lambda: b"pushed by C" in seen, "the callback")
+        self.assertEqual(cfg.value, b"pushed by C")
+        cfg.push(b"from python", version=cfg.version)
+        r = self.run_cli(ZKR_CONFIG_CLI, "get", path)
+        self.assertEqual(r.stdout, b"from python")
+
+    def test_registry_python_and_c(self):
+        root = self.base + "/dubbo"
+        url = zkr.dubbo_provider_url("10.1.2.3", 20880, "org.example.Py")
+        with self.c.register_dubbo(url, root=root):
+            r = self.run_cli(ZKR_REGISTRY_CLI, "-r", root, "list",
+                             "org.example.Py")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.decode().strip(), url)
+        d = self.c.discover_dubbo("org.example.C", root=root)
+        peer = subprocess.Popen(
+            [ZKR_REGISTRY_CLI, "-r", root, "register",
+             "dubbo://10.9.8.7:20881/org.example.C?weight=3"],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertTrue(peer.stdout.readline().startswith("registered"))
+            wait_for(lambda: len(d) == 1, "the C provider")
+            inst = d.instances()[0]
+            self.assertEqual((inst.host, inst.port, inst.weight),
+                             ("10.9.8.7", 20881, 3))
+        finally:
+            peer.terminate()
+            peer.wait(PATIENCE)
+            peer.stdout.close()
+        wait_for(lambda: len(d) == 0, "the C provider's removal")
+
+
 class ShutdownTest(unittest.TestCase):
     """The interpreter exits cleanly with clients left open, callbacks
     arriving and threads blocked in zkr calls."""
@@ -697,6 +1413,34 @@ class ShutdownTest(unittest.TestCase):
         # the sessions were closed at exit, not left to expire
         with zkr.Client(HOSTS) as c:
             self.assertEqual(c.children(path), [])
+
+    def test_exit_with_recipes_and_waiters(self):
+        path = BASE + "/shutdown-recipes"
+        r = self.run_child("""
+            c = zkr.Client(hosts)
+            other = zkr.Client(hosts)
+            events = []
+            lead = c.Election(%(p)r + "/e", on_leader=events.append,
+                              on_lost=events.append)
+            follower = other.Election(%(p)r + "/e", on_leader=events.append)
+            cfg = c.Config(%(p)r + "/cfg", lambda v, ver: events.append(v))
+            disc = c.discover("svc", events.append, base=%(p)r)
+            reg = other.register_service("svc", "127.0.0.1", 1, base=%(p)r)
+            q = other.Queue(%(p)r + "/q")
+            threading.Thread(target=q.take, daemon=True).start()
+            threading.Thread(target=follower.wait_leader,
+                             daemon=True).start()
+            while len(disc) < 1 or not lead.is_leader:
+                time.sleep(0.01)
+            c.push_config(%(p)r + "/cfg", b"v")
+            print("ready", flush=True)
+        """ % {"p": path})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "ready\n")
+        self.assertNotIn("Fatal", r.stderr)
+        with zkr.Client(HOSTS) as c:
+            self.assertEqual(c.children(path + "/e"), [])
+            self.assertEqual(c.children(path + "/svc"), [])
 
     def test_exit_during_callbacks(self):
         r = self.run_child("""

@@ -225,11 +225,19 @@ zkrpy_guard_enter(zkrpy_guard_t *g)
     return 0;
 }
 
+/* A callback of the handle that runs Python code (in_cb) finishes the
+ * free itself: see zkrpy_cb_leave. */
+static int
+guard_idle(const zkrpy_guard_t *g)
+{
+    return g->busy == 0 && g->in_cb == 0;
+}
+
 void
 zkrpy_guard_leave(zkrpy_guard_t *g)
 {
     g->busy--;
-    if (g->busy == 0 && g->closing && g->handle != NULL) {
+    if (guard_idle(g) && g->closing && g->handle != NULL) {
         guard_free(g);
     }
 }
@@ -243,7 +251,7 @@ zkrpy_guard_close(zkrpy_guard_t *g)
         return 0;
     }
     g->closing = 1;
-    if (g->busy == 0) {
+    if (guard_idle(g)) {
         guard_free(g);
     }
     return was_open;
@@ -378,6 +386,10 @@ zkrpy_wait(zkrpy_waiter_t *w, int timeout_ms, int (*cancel)(void *),
             break;
         }
     }
+    if (cancel == NULL) {
+        /* Left running: its callback drops the other reference. */
+        return ZKR_ETIMEDOUT;
+    }
     Py_BEGIN_ALLOW_THREADS
     cancel(handle);
     wait_done(w);
@@ -387,6 +399,45 @@ zkrpy_wait(zkrpy_waiter_t *w, int timeout_ms, int (*cancel)(void *),
         status = ZKR_ETIMEDOUT;
     }
     return status;
+}
+
+int
+zkrpy_wait_sliced(zkrpy_guard_t *g, PyObject *client, int timeout_ms,
+                  int (*fn)(void *handle, int ms, void *arg), void *arg)
+{
+    int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+    void *h = g->handle;
+    int rc;
+
+    for (;;) {
+        int slice = WAIT_SLICE_MS;
+
+        if (timeout_ms == 0) {
+            slice = 0;
+        }
+        else if (timeout_ms > 0) {
+            int64_t left = deadline - now_ms();
+
+            if (left <= 0) {
+                return ZKR_ETIMEDOUT;
+            }
+            if (left < slice) {
+                slice = (int)left;
+            }
+        }
+        Py_BEGIN_ALLOW_THREADS
+        rc = fn(h, slice, arg);
+        Py_END_ALLOW_THREADS
+        if (rc != ZKR_ETIMEDOUT || timeout_ms == 0) {
+            return rc;
+        }
+        if (g->closing || (client != NULL && zkrpy_client_closed(client))) {
+            return ZKR_ECLOSED;
+        }
+        if (PyErr_CheckSignals() < 0) {
+            return ZKRPY_RAISED;
+        }
+    }
 }
 
 int
@@ -474,6 +525,106 @@ void
 zkrpy_set_in_callback(int on)
 {
     tls_in_callback = on;
+}
+
+/* ---- callbacks of recipe objects ------------------------------------------ */
+
+int
+zkrpy_cb_enter(PyObject *obj, zkrpy_guard_t *g, const int *listening,
+               zkrpy_cbstate_t *st)
+{
+    if (!zkrpy_callback_enter()) {
+        return 0;
+    }
+    st->gs = PyGILState_Ensure();
+    if (!*listening) {
+        PyGILState_Release(st->gs);
+        zkrpy_callback_leave();
+        return 0;
+    }
+    Py_INCREF(obj);
+    g->in_cb++;
+    st->prev_in_callback = zkrpy_in_callback();
+    zkrpy_set_in_callback(1);
+    return 1;
+}
+
+typedef struct {
+    PyObject *obj;
+    zkrpy_guard_t *guard;
+} deferred_t;
+
+/* A pending call: runs on the main thread, with the GIL. If a callback of
+ * the object is running meanwhile (on this thread, under the pending call,
+ * or on another one), it holds a reference and counts in in_cb: the free
+ * is then left to its zkrpy_cb_leave, and this reference is not the last. */
+static int
+deferred_release(void *arg)
+{
+    deferred_t *d = arg;
+    zkrpy_guard_t *g = d->guard;
+
+    if (g->closing && g->handle != NULL && guard_idle(g)) {
+        guard_free(g);
+    }
+    Py_DECREF(d->obj);
+    PyMem_RawFree(d);
+    return 0;
+}
+
+void
+zkrpy_cb_leave(PyObject *obj, zkrpy_guard_t *g, zkrpy_cbstate_t *st)
+{
+    zkrpy_set_in_callback(st->prev_in_callback);
+    g->in_cb--;
+    if (Py_REFCNT(obj) == 1 ||
+        (g->closing && g->handle != NULL && guard_idle(g))) {
+        /* Either would free the handle from its own callback. */
+        deferred_t *d = PyMem_RawMalloc(sizeof *d);
+
+        if (d != NULL) {
+            d->obj = obj;
+            d->guard = g;
+            if (Py_AddPendingCall(deferred_release, d) == 0) {
+                obj = NULL; /* the reference went with it */
+            }
+            else {
+                PyMem_RawFree(d);
+            }
+        }
+        if (obj != NULL && Py_REFCNT(obj) == 1) {
+            /* Nowhere to hand it to: keeping the object is safe, freeing
+             * it here is not. */
+            obj = NULL;
+        }
+    }
+    Py_XDECREF(obj);
+    PyGILState_Release(st->gs);
+    zkrpy_callback_leave();
+}
+
+void
+zkrpy_cb_call(PyObject *fn, PyObject *args)
+{
+    PyObject *r = NULL;
+
+    if (args != NULL) {
+        r = PyObject_Call(fn, args, NULL);
+        Py_DECREF(args);
+    }
+    if (r == NULL) {
+        PyErr_WriteUnraisable(fn);
+    }
+    Py_XDECREF(r);
+}
+
+PyObject *
+zkrpy_str_or_none(const char *s)
+{
+    if (s == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
 }
 
 /* Runs from atexit, before the interpreter starts finalizing: after it no
@@ -601,6 +752,19 @@ static PyMethodDef module_methods[] = {
     {"err_name", module_err_name, METH_O,
      PyDoc_STR("err_name(code, /)\n--\n\n"
                "Symbolic name of a zkr error code, e.g. 'ENONODE'.")},
+    {"dubbo_provider_url", (PyCFunction)(void (*)(void))
+     zkrpy_dubbo_provider_url, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("dubbo_provider_url(host, port, interface, /, **params)\n"
+               "--\n\n"
+               "The URL text of a Dubbo provider as Dubbo writes it "
+               "(protocol dubbo, anyhost, dynamic, pid, side=provider, "
+               "timestamp, ...), with params added; parameters sorted by "
+               "key. Register it with client.register_dubbo(url).")},
+    {"dubbo_consumer_url", (PyCFunction)(void (*)(void))
+     zkrpy_dubbo_consumer_url, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("dubbo_consumer_url(host, interface, /, **params)\n--\n\n"
+               "The URL text of a Dubbo consumer (consumer://host/"
+               "interface?category=consumers&...), with params added.")},
     {"_atexit", module_atexit, METH_NOARGS,
      PyDoc_STR("Closes every client and stops callbacks (registered with "
                "atexit).")},
@@ -612,10 +776,13 @@ static struct PyModuleDef zkr_module = {
     .m_name = "zkr",
     .m_doc = PyDoc_STR(
         "ZooKeeper coordination recipes (locks with fencing tokens, "
-        "read/write locks, semaphores) over the zkr C library.\n\n"
-        "Layouts are Apache Curator's, so Python, C and Java processes "
-        "share a lock. Blocking calls release the GIL; listeners run on a "
-        "ZooKeeper thread and must return quickly."),
+        "read/write locks, semaphores, queues, leader election, watched "
+        "configuration, service registry and discovery) over the zkr C "
+        "library.\n\n"
+        "Layouts are Apache Curator's (and Dubbo's for the registry), so "
+        "Python, C and Java processes share a lock, a queue or an "
+        "election. Blocking calls release the GIL; listeners and recipe "
+        "callbacks run on a ZooKeeper thread and must return quickly."),
     .m_size = -1,
     .m_methods = module_methods,
 };
@@ -692,7 +859,8 @@ add_exceptions(PyObject *m)
                       "Released without holding: ENOTHELD.") < 0) {
         return -1;
     }
-    return 0;
+    /* The same class under a name that fits queues and elections too. */
+    return PyModule_AddObjectRef(m, "Timeout", exc_timeout);
 }
 
 static int
@@ -709,6 +877,20 @@ add_constants(PyObject *m)
                                 ZKR_ACL_CREATOR_ALL) < 0 ||
         PyModule_AddIntConstant(m, "ACL_READ_ONLY", ZKR_ACL_READ_ONLY) < 0 ||
         PyModule_AddIntConstant(m, "MAX_DATA", (long)ZKR_MAX_DATA) < 0 ||
+        PyModule_AddIntConstant(m, "CONFIG_ANY", ZKR_CONFIG_ANY) < 0 ||
+        PyModule_AddIntConstant(m, "CONFIG_ABSENT", ZKR_CONFIG_ABSENT) < 0 ||
+        PyModule_AddIntConstant(m, "LAYOUT_CURATOR", ZKR_LAYOUT_CURATOR) < 0 ||
+        PyModule_AddIntConstant(m, "LAYOUT_DUBBO", ZKR_LAYOUT_DUBBO) < 0 ||
+        PyModule_AddIntConstant(m, "LAYOUT_RAW", ZKR_LAYOUT_RAW) < 0 ||
+        PyModule_AddIntConstant(m, "LB_RANDOM", ZKR_LB_RANDOM) < 0 ||
+        PyModule_AddIntConstant(m, "LB_ROUND_ROBIN", ZKR_LB_ROUND_ROBIN) < 0 ||
+        PyModule_AddIntConstant(m, "LB_LEAST_ACTIVE",
+                                ZKR_LB_LEAST_ACTIVE) < 0 ||
+        PyModule_AddIntConstant(m, "LB_CONSISTENT_HASH",
+                                ZKR_LB_CONSISTENT_HASH) < 0 ||
+        PyModule_AddStringConstant(m, "DUBBO_ROOT", ZKR_DUBBO_ROOT) < 0 ||
+        PyModule_AddStringConstant(m, "DISCOVERY_BASE",
+                                   ZKR_DISCOVERY_BASE) < 0 ||
         PyModule_AddStringConstant(m, "__version__",
                                    zkr_version_string()) < 0) {
         return -1;
@@ -818,12 +1000,26 @@ PyInit_zkr(void)
         PyStructSequence_InitType2(&zkrpy_StatType, &stat_desc) < 0) {
         goto fail;
     }
+    if (zkrpy_ParticipantType.tp_name == NULL &&
+        PyStructSequence_InitType2(&zkrpy_ParticipantType,
+                                   &zkrpy_participant_desc) < 0) {
+        goto fail;
+    }
     if (add_type(m, &zkrpy_ErrorType) < 0 ||
         PyModule_AddObjectRef(m, "Stat", (PyObject *)&zkrpy_StatType) < 0 ||
         add_type(m, &zkrpy_ClientType) < 0 ||
         add_type(m, &zkrpy_LockType) < 0 ||
         add_type(m, &zkrpy_RWLockType) < 0 ||
-        add_type(m, &zkrpy_SemaphoreType) < 0 || add_exceptions(m) < 0 ||
+        add_type(m, &zkrpy_SemaphoreType) < 0 ||
+        add_type(m, &zkrpy_QueueType) < 0 ||
+        add_type(m, &zkrpy_LeaseType) < 0 ||
+        add_type(m, &zkrpy_ElectionType) < 0 ||
+        PyModule_AddObjectRef(m, "Participant",
+                              (PyObject *)&zkrpy_ParticipantType) < 0 ||
+        add_type(m, &zkrpy_ConfigType) < 0 ||
+        add_type(m, &zkrpy_RegistrationType) < 0 ||
+        add_type(m, &zkrpy_DiscoveryType) < 0 ||
+        add_type(m, &zkrpy_InstanceType) < 0 || add_exceptions(m) < 0 ||
         add_constants(m) < 0 || add_state_enum(m) < 0 ||
         register_atexit(m) < 0) {
         goto fail;
