@@ -673,6 +673,8 @@ static int expire_once(zkr_client_t *c, int64_t sid)
     }
     id = *zoo_client_id(c->zh);
     zoo_set_servers(c->zh, "127.0.0.1:1");
+    /* zoo_set_servers closed the connection at once: from here on the
+     * server cannot reach this handle, nor it the server. */
     pthread_mutex_unlock(&c->mu);
 
     for (int tries = 0; tries < 5 && rc != ZKR_ESESSIONEXPIRED; tries++)

@@ -463,13 +463,13 @@ static void list_cb(zkr__op_t *op, int rc)
                 }
                 atomic_init(&e->act->refs, 1);
                 HASH_ADD_KEYPTR(hh, d->entries, e->name, strlen(e->name), e);
-                if (d->layout == ZKR_LAYOUT_CURATOR) {
-                    disc_get(d, e);
+                if (d->layout != ZKR_LAYOUT_DUBBO) {
+                    disc_get(d, e); /* the data: JSON or as it is */
                 } else {
                     e->inst = inst_new(d, e, NULL, 0);
                     d->changed = 1;
                 }
-            } else if (d->layout == ZKR_LAYOUT_CURATOR && !e->fetch_id &&
+            } else if (d->layout != ZKR_LAYOUT_DUBBO && !e->fetch_id &&
                        (x->refetch == 2 ||
                         (x->refetch == 1 && (!e->inst || !e->data_watch)))) {
                 disc_get(d, e);

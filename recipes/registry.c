@@ -400,7 +400,10 @@ static void reg_on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
     }
     switch (st) {
     case ZKR_STATE_LOST:
-        if (r->state == R_REGISTERED)
+        /* registered, or re-creating a node somebody deleted, on the
+         * session that ended (the deletion may be the session's own end
+         * reaching us first) */
+        if (r->count > 0 && r->state != R_FAILED)
             reg_notify(r, ZKR_ESESSIONEXPIRED);
         r->state = R_WAIT;
         r->attempt++;

@@ -867,7 +867,7 @@ static void test_timeouts(void)
     is(zkr_discovery_new(c, "/to", &o, &d), ZKR_OK, "discovery");
     is(zkr_discovery_refresh(d, 10000), ZKR_OK, "refresh");
     is(zkt_ctl(srv, "pause 1"), 0, "pause the server");
-    is(zkr_registration_new(c, "/to/inst", NULL, 0, NULL, &r), ZKR_OK,
+    is(zkr_registration_new(c, "/to/inst", "raw-data", 8, NULL, &r), ZKR_OK,
        "register while it is paused");
     is(zkr_registration_wait(r, 300), ZKR_ETIMEDOUT, "wait times out");
     is(zkr_discovery_refresh(d, 300), ZKR_ETIMEDOUT, "refresh times out");
@@ -879,6 +879,16 @@ static void test_timeouts(void)
     is(a.status[0], ZKR_OK, "with ZKR_OK");
     is(zkr_discovery_refresh(d, 10000), ZKR_OK, "refresh after resume");
     is(zkr_discovery_count(d), 1, "the instance is seen");
+    {
+        zkr_instance_t *in = NULL;
+        size_t len = 0;
+        is(zkr_discovery_pick(d, ZKR_LB_RANDOM, NULL, 0, &in), ZKR_OK,
+           "pick it");
+        is_str(in ? zkr_instance_data(in, &len) : "", "raw-data",
+               "raw layout: the instance carries the node's data");
+        is((int)len, 8, "of its length");
+        zkr_instance_release(in);
+    }
     zkt_sleep_ms(100);
     is(rec_count(&a), 1, "the timed-out waits left no callback behind");
     zkr_registration_free(r);

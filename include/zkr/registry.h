@@ -457,7 +457,8 @@ typedef struct zkr_instance zkr_instance_t;
 typedef enum {
     ZKR_LAYOUT_CURATOR = 0, /**< data = ServiceInstance JSON */
     ZKR_LAYOUT_DUBBO = 1,   /**< name = encoded Dubbo URL */
-    ZKR_LAYOUT_RAW = 2      /**< name and data as they are */
+    ZKR_LAYOUT_RAW = 2      /**< name and data as they are (the data is
+                                 read and watched, as for Curator's) */
 } zkr_layout_t;
 
 /** Load-balancing policies for zkr_discovery_pick(). */
