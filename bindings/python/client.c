@@ -983,7 +983,8 @@ static PyMethodDef client_methods[] = {
                "--\n\n"
                "Write data to path with compare-and-swap on the version "
                "(CONFIG_ANY: unconditionally, CONFIG_ABSENT: only if the "
-               "node does not exist; both create it with its parents). "
+               "node does not exist; both create it with its parents; None "
+               "is CONFIG_ABSENT, as Config.version of an absent node). "
                "Returns the new zkr.Stat. Raises BadVersion on a "
                "conflict, NoNode when a version is given and the node "
                "does not exist.")},

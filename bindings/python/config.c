@@ -2,6 +2,7 @@
 /* zkr.Config: a watched cache of one configuration node (and optionally
  * its children), and the compare-and-swap push. */
 #include "zkrmodule.h"
+#include <limits.h>
 
 typedef struct {
     PyObject_HEAD
@@ -297,6 +298,27 @@ push(PyObject *client, const char *path, PyObject *obj, int version)
     return zkrpy_stat_new(&st);
 }
 
+/* O& converter for a push version: an int, or None for "the node must not
+ * exist" (what Config.version says of an absent node). */
+static int
+version_arg(PyObject *obj, void *out)
+{
+    long v;
+    if (obj == Py_None) {
+        *(int *)out = ZKR_CONFIG_ABSENT;
+        return 1;
+    }
+    v = PyLong_AsLong(obj);
+    if (v == -1 && PyErr_Occurred())
+        return 0;
+    if (v < INT_MIN || v > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "version out of range");
+        return 0;
+    }
+    *(int *)out = (int)v;
+    return 1;
+}
+
 PyObject *
 zkrpy_push_config(PyObject *client, PyObject *args, PyObject *kwds)
 {
@@ -305,8 +327,8 @@ zkrpy_push_config(PyObject *client, PyObject *args, PyObject *kwds)
     PyObject *obj;
     int version = ZKR_CONFIG_ANY;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "sO|i:push_config", kwlist,
-                                     &path, &obj, &version)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "sO|O&:push_config", kwlist,
+                                     &path, &obj, version_arg, &version)) {
         return NULL;
     }
     return push(client, path, obj, version);
@@ -321,8 +343,8 @@ config_push(ConfigObject *self, PyObject *args, PyObject *kwds)
     const char *path = PyUnicode_AsUTF8(self->path);
 
     if (path == NULL ||
-        !PyArg_ParseTupleAndKeywords(args, kwds, "O|i:push", kwlist, &obj,
-                                     &version)) {
+        !PyArg_ParseTupleAndKeywords(args, kwds, "O|O&:push", kwlist, &obj,
+                                     version_arg, &version)) {
         return NULL;
     }
     return push(self->client, path, obj, version);

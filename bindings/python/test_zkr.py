@@ -1133,6 +1133,16 @@ class ConfigTest(ZkrTestCase):
         self.assertRaises(TypeError, self.c.push_config, "/cas", "text")
         self.assertRaises(zkr.InvalidArgument, self.c.push_config, "bad",
                           b"x")
+        # version=None: what an absent node's cache says; create-only
+        absent = self.c.Config("/cas-none")
+        self.assertIsNone(absent.version)
+        st = self.c.push_config("/cas-none", b"first", version=absent.version)
+        self.assertEqual(st.version, 0)
+        with self.assertRaises(zkr.BadVersion):
+            absent.push(b"second", version=None)
+        absent.close()
+        self.assertRaises(TypeError, self.c.push_config, "/cas", b"x",
+                          version="1")
 
     def test_children(self):
         self.c.create("/kids")
