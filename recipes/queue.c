@@ -62,6 +62,12 @@ void zkr__q_unref(zkr_queue_t *q)
     items_free(q->doubt);
     items_free(q->orphans);
     items_free(q->reclaim);
+    while (q->marks) {
+        qmark_t *k = q->marks;
+        q->marks = k->next;
+        free(k->path);
+        free(k);
+    }
     free(q->ensuring);
     free(q->path);
     free(q->leases);
@@ -85,6 +91,12 @@ qctx_t *zkr__q_ctx_new(zkr_queue_t *q)
 
 static void ctx_release(qctx_t *x)
 {
+    while (x->marks) { /* only if a claim's context ends unanswered */
+        qmark_t *k = x->marks;
+        x->marks = k->next;
+        free(k->path);
+        free(k);
+    }
     free(x->name);
     zkr__q_item_free(x->it);
     for (int i = 0; i < x->nits; i++)
@@ -347,7 +359,7 @@ int zkr_queue_new(zkr_client_t *c, const char *path,
         opts = &defaults;
     }
     if (opts->shards < 0 || opts->shards > 9999 || opts->prefetch < 0 ||
-        opts->prefetch > 100000)
+        opts->prefetch > 100000 || opts->orphan_ms < 0)
         return ZKR_EINVAL;
     if (zkr__client_closed(c))
         return ZKR_ECLOSED;
@@ -361,6 +373,13 @@ int zkr_queue_new(zkr_client_t *c, const char *path,
     q->nshards_put = opts->shards;
     q->batch = 1;
     q->prefetch = opts->prefetch;
+    q->orphan_ms = opts->orphan_ms ? opts->orphan_ms : ZKR_QUEUE_ORPHAN_MS;
+    {
+        char uuid[37];
+        zkr__uuid(uuid);
+        q->token_len = (size_t)snprintf(q->token, sizeof q->token,
+                                        "zkr-claim-%s", uuid);
+    }
     q->rr = zkr__q_rand();
     q->path = strdup(path);
     q->ensuring = calloc((size_t)(opts->shards ? opts->shards : 1), 1);
@@ -587,23 +606,52 @@ void zkr_queue_free(zkr_queue_t *q)
         zkr__q_item_free(it);
     }
     q->reclaim_tail = NULL;
-    /* claims in doubt: check them now, the checks put back what is ours */
+    /* claims in doubt: check them now, the checks put back what is ours
+     * (and delete its marker) */
     if (q->doubt && zkr__q_connected(q))
         zkr__q_resolve(q);
     zkr__q_unlock_fire(q);
     if (!zkr__in_callback()) {
-        struct timespec ts;
         int t = zkr_client_session_timeout(q->c);
-        zkr__deadline(2 * (t > 0 ? t : 10000), &ts);
+        int64_t end = zkr__now_ms() + 2 * (t > 0 ? t : 10000);
         pthread_mutex_lock(&q->mu);
-        while ((q->claiming[0] + q->claiming[1] > 0 || q->bg > 0 ||
-                q->checking > 0 || q->orphans || q->reclaim) &&
-               zkr__cond_wait(&q->cv, &q->mu, 1, &ts) == 0)
-            ;
+        for (;;) {
+            struct timespec ts;
+            int64_t left = end - zkr__now_ms();
+            /* doubts and marker deletes wait for the connection to come
+             * back, on this session or a new one (markers outlive it) */
+            if (q->doubt && zkr__q_connected(q))
+                zkr__q_resolve(q);
+            if (q->marks)
+                zkr__q_send_marks(q); /* when connected */
+            if (!(q->claiming[0] + q->claiming[1] > 0 || q->bg > 0 ||
+                  q->checking > 0 || q->orphans || q->reclaim || q->doubt ||
+                  q->marks) ||
+                left <= 0)
+                break;
+            zkr__deadline(left < 100 ? (int)left : 100, &ts);
+            zkr__cond_wait(&q->cv, &q->mu, 1, &ts);
+        }
+        for (qitem_t *it = q->doubt; it; it = it->next)
+            if (it->kind == QK_PLAIN)
+                zkr__log(q->c, ZKR_LOG_WARN,
+                         "zkr: queue %s: freed before the claim of item %s "
+                         "could be checked; the item may be lost",
+                         q->path, it->name);
         zkr__q_unlock_fire(q); /* put back what the last claims brought */
         pthread_mutex_lock(&q->mu);
-        while (q->bg > 0 && zkr__cond_wait(&q->cv, &q->mu, 1, &ts) == 0)
-            ;
+        while ((q->bg > 0 || q->marks) && zkr__now_ms() < end) {
+            struct timespec ts;
+            if (q->marks)
+                zkr__q_send_marks(q);
+            zkr__deadline(100, &ts);
+            zkr__cond_wait(&q->cv, &q->mu, 1, &ts);
+        }
+        for (qmark_t *k = q->marks; k; k = k->next)
+            zkr__log(q->c, ZKR_LOG_WARN,
+                     "zkr: queue %s: claim marker %s not deleted before "
+                     "free (it is removed as an orphan later)",
+                     q->path, k->path);
         pthread_mutex_unlock(&q->mu);
     }
     zkr__q_unref(q);

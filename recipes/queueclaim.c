@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Entries read ahead beyond the demand of pending takes. */
 #define RA_EXTRA 8
@@ -70,17 +71,33 @@ static int send_read(zkr_queue_t *q, int i)
 }
 
 /* ---- claims ------------------------------------------------------------- *
- * A claim is a delete of the item (plain takes) or a multi of a check that
- * the item exists and the create of its ephemeral lease. Several claims go
- * in one multi: the batch grows while claims succeed (up to BATCH_MAX) and
- * drops to one when a claim finds its item gone, as then other consumers
- * are taking from the same part of the listing. A failed multi changes
- * nothing; it names the op that failed: that item is lost (or, for a
- * missing lease directory, waits for it), and the others are sent again.
- * After a lost race the next claim starts at a random entry of the cache,
- * so that consumers spread over the listing instead of all chasing its
- * head; a consumer that never loses a race takes the cache in order.
- * Claims sent before a jump that come back lost do not cause another. */
+ * A claim is a multi of two ops per item, both on the item's name: a plain
+ * take deletes the item and creates a PERSISTENT claim marker at the
+ * item's lease path (<path>/leases/qn-X) holding this handle's token
+ * ("zkr-claim-<uuid>"); a lease take checks that the item exists and
+ * creates its EPHEMERAL lease there. The marker makes a plain claim
+ * identifiable: when the reply is lost, the marker tells whether the multi
+ * was ours (it exists and holds our token) or not (it does not exist: the
+ * multi failed as a whole, because another consumer had taken the item or
+ * held a lease on it). A bare delete could not tell "I deleted it" from
+ * "somebody else did". The marker is persistent so that the answer
+ * survives the end of the session: with an ephemeral one, a claim applied
+ * just before the session ended could not be told from another consumer's
+ * and its item would be lost. Sharing the path with leases also keeps plain
+ * takes off leased items (the create fails with NODEEXISTS). Once a claim
+ * is known to be ours its markers are deleted at once, without waiting
+ * (below).
+ *
+ * Several claims go in one multi: the batch grows while claims succeed (up
+ * to BATCH_MAX) and drops to one when a claim finds its item gone, as then
+ * other consumers are taking from the same part of the listing. A failed
+ * multi changes nothing; it names the op that failed: that item is lost
+ * (or, for a missing lease directory, waits for it), and the others are
+ * sent again. After a lost race the next claim starts at a random entry of
+ * the cache, so that consumers spread over the listing instead of all
+ * chasing its head; a consumer that never loses a race takes the cache in
+ * order. Claims sent before a jump that come back lost do not cause
+ * another. */
 
 #define BATCH_MAX 64
 
@@ -101,27 +118,23 @@ static void lease_dir_cb(void *ctx, int rc)
     pthread_mutex_lock(&q->mu);
     q->leases_ensuring = 0;
     if (rc != ZKR_OK && !zkr__q_gone_code(rc)) {
-        qitem_t **pp = &q->reclaim;
-        q->reclaim_tail = NULL;
-        while (*pp) {
-            qitem_t *it = *pp;
-            if (it->kind == QK_LEASE) {
-                *pp = it->next;
-                q->claiming[QK_LEASE]--;
-                zkr__q_item_free(it);
-            } else {
-                q->reclaim_tail = it;
-                pp = &it->next;
-            }
+        /* no claim of either kind can work (ENOAUTH, ...): the waiting
+         * claims were not applied, their items stay queued */
+        while (q->reclaim) {
+            qitem_t *it = q->reclaim;
+            q->reclaim = it->next;
+            q->claiming[it->kind]--;
+            zkr__q_item_free(it);
         }
-        zkr__q_fail_reqs(q, QK_LEASE, rc);
+        q->reclaim_tail = NULL;
+        zkr__q_fail_reqs(q, -1, rc);
     }
     zkr__q_pump(q);
     zkr__q_unlock_fire(q);
     zkr__q_ctx_free(x);
 }
 
-/* Caller holds q->mu: create <path>/leases, then send the lease claims. */
+/* Caller holds q->mu: create <path>/leases, then send the claims again. */
 static void ensure_leases(zkr_queue_t *q)
 {
     qctx_t *e;
@@ -134,16 +147,187 @@ static void ensure_leases(zkr_queue_t *q)
         zkr__q_ctx_free_locked(e);
 }
 
+/* ---- claim markers ------------------------------------------------------ *
+ * The markers of claims known to be ours are deleted without waiting: in
+ * front of the next claim's multi when one goes out right away (no extra
+ * request), else in a multi of their own (up to MARKS_MAX). They are
+ * PERSISTENT (a lost session must not take the answer to a claim in doubt
+ * along), so a delete that did not go through is sent again, also on a
+ * new session, and zkr_queue_free waits for them. A multi that finds one
+ * already gone (its earlier delete was applied, the reply lost) fails: the
+ * marker is dropped and the rest sent again. Nobody else creates a node at
+ * a marker's path once its item is gone, so the deletes need no version. */
+
+#define MARKS_MAX 64
+#define MARK_TRIES 20
+
+typedef struct {
+    zkr_queue_t *q;
+    qmark_t *list; /* the markers of this request */
+    int n;
+} qmarks_t;
+
+static void mark_free(qmark_t *k)
+{
+    free(k->path);
+    free(k);
+}
+
+static void marks_drop(qmark_t *list)
+{
+    while (list) {
+        qmark_t *next = list->next;
+        mark_free(list);
+        list = next;
+    }
+}
+
+/* Caller holds q->mu: detach up to max markers waiting in q->marks to go
+ * in one multi (a marker flagged single goes alone, and never with a
+ * claim); returns how many. */
+static int marks_take(zkr_queue_t *q, int max, qmark_t **out)
+{
+    qmark_t **tail = out;
+    int n = 0;
+    *out = NULL;
+    while (q->marks && n < max &&
+           !(n > 0 && (q->marks->single || (*out)->single))) {
+        qmark_t *k = q->marks;
+        q->marks = k->next;
+        k->next = NULL;
+        *tail = k;
+        tail = &k->next;
+        n++;
+    }
+    if (!q->marks)
+        q->marks_tail = NULL;
+    return n;
+}
+
+/* Caller holds q->mu: put list (n markers) back in front of q->marks. */
+static void marks_unshift(zkr_queue_t *q, qmark_t *list)
+{
+    qmark_t *last = list;
+    if (!list)
+        return;
+    while (last->next)
+        last = last->next;
+    last->next = q->marks;
+    if (!q->marks)
+        q->marks_tail = last;
+    q->marks = list;
+}
+
+static void marks_cb(zkr__op_t *op, int rc)
+{
+    qmarks_t *m = op->ctx;
+    zkr_queue_t *q = m->q;
+    qmark_t *k, *next, *again = NULL, **tail = &again;
+    pthread_mutex_lock(&q->mu);
+    q->bg--;
+    for (k = m->list; k; k = next) {
+        next = k->next;
+        k->next = NULL;
+        if (rc == ZKR_OK || (rc == ZKR_ENONODE && m->n == 1)) {
+            mark_free(k);
+            continue;
+        }
+        if (rc == ZKR_ENONODE) { /* one of them is gone: one by one */
+            k->single = 1;
+        } else if (!zkr__q_gone_code(rc) || zkr__client_closed(q->c) ||
+                   ++k->tries >= MARK_TRIES) {
+            zkr__log(q->c, ZKR_LOG_WARN,
+                     "zkr: queue %s: cannot delete claim marker %s: %s "
+                     "(it is removed as an orphan later)",
+                     q->path, k->path, zkr_strerror(rc));
+            mark_free(k);
+            continue;
+        }
+        *tail = k;
+        tail = &k->next;
+    }
+    marks_unshift(q, again);
+    if (!q->freed)
+        zkr__q_send_marks(q); /* when connected; else once reconnected */
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    free(m);
+    zkr__q_unref(q);
+}
+
+void zkr__q_send_marks(zkr_queue_t *q)
+{
+    while (q->marks && !q->closed && zkr__q_connected(q)) {
+        qmarks_t *m = calloc(1, sizeof *m);
+        int rc;
+        if (!m)
+            return;
+        m->n = marks_take(q, MARKS_MAX, &m->list);
+        m->q = q;
+        if (m->n == 1) {
+            rc = zkr__adelete(q->c, m->list->path, -1, marks_cb, m);
+        } else {
+            zkr__multi_t *mm = zkr__multi_new(q->c, m->n);
+            rc = mm ? ZKR_OK : ZKR_ENOMEM;
+            for (qmark_t *k = m->list; rc == ZKR_OK && k; k = k->next)
+                rc = zkr__multi_delete(mm, k->path, -1);
+            if (rc == ZKR_OK)
+                rc = zkr__amulti(mm, marks_cb, m); /* consumes mm */
+            else
+                zkr__multi_free(mm);
+        }
+        if (rc != ZKR_OK) {
+            marks_unshift(q, m->list); /* again on the next occasion */
+            free(m);
+            return;
+        }
+        q->refs++;
+        q->bg++;
+    }
+}
+
+/* Caller holds q->mu: plain claims its[0..n-1] are ours: delete their
+ * markers. The items' lease paths move over. The deletes go with the next
+ * claim, or alone if pump sends none (callers pump afterwards). */
+static void drop_markers(zkr_queue_t *q, qitem_t *const *its, int n)
+{
+    for (int i = 0; i < n; i++) {
+        qmark_t *k = calloc(1, sizeof *k);
+        if (!k) {
+            zkr__log(q->c, ZKR_LOG_ERROR,
+                     "zkr: queue %s: out of memory: claim marker %s is "
+                     "removed as an orphan later",
+                     q->path, its[i]->lease_path);
+            continue;
+        }
+        k->path = its[i]->lease_path;
+        its[i]->lease_path = NULL;
+        if (q->marks_tail)
+            q->marks_tail->next = k;
+        else
+            q->marks = k;
+        q->marks_tail = k;
+    }
+}
+
 static void claim_cb(zkr__op_t *op, int rc)
 {
     qctx_t *x = op->ctx;
     zkr_queue_t *q = x->q;
-    int n, kind, per, fail_at = -1, fail_op = 0, fail_rc = rc;
+    int n, kind, per, nm, fail_at = -1, fail_op = 0, fail_rc = rc;
+    qmark_t *marks;
     pthread_mutex_lock(&q->mu);
     n = x->nits;
     kind = x->its[0]->kind;
-    per = kind == QK_LEASE ? 2 : 1;
+    per = 2;
+    nm = x->nmarks; /* the multi starts with the deletes of nm markers */
+    marks = x->marks;
+    x->marks = NULL;
+    x->nmarks = 0;
     if (rc == ZKR_OK) {
+        marks_drop(marks); /* deleted */
+        if (kind == QK_PLAIN)
+            drop_markers(q, x->its, n);
         for (int i = 0; i < n; i++) {
             x->its[i]->gen = op->gen;
             q->claiming[kind]--;
@@ -153,36 +337,72 @@ static void claim_cb(zkr__op_t *op, int rc)
         if (n >= q->batch && q->batch < BATCH_MAX)
             q->batch *= 2;
     } else if (zkr__q_gone_code(rc) && !zkr__client_closed(q->c)) {
-        /* Outcome unknown: check each once connected. */
+        /* Outcome unknown: check each once connected. Delete the markers
+         * again, each alone: some may be gone already. */
+        for (qmark_t *k = marks; k; k = k->next)
+            k->single = 1;
+        marks_unshift(q, marks);
         for (int i = 0; i < n; i++) {
             q->claiming[kind]--;
+            x->its[i]->gen = op->gen;
             x->its[i]->next = q->doubt;
             q->doubt = x->its[i];
             x->its[i] = NULL;
         }
     } else {
+        int fail_mark = -1;
         if (!op->mres) {
             fail_at = 0;
         } else {
-            for (int i = 0; i < op->nmulti && fail_at < 0; i++) {
+            for (int i = 0; i < op->nmulti && fail_at < 0 && fail_mark < 0;
+                 i++) {
                 int e = op->mres[i].err;
-                if (e != ZOK && e != ZRUNTIMEINCONSISTENCY) {
-                    fail_at = i / per;
-                    fail_op = i % per;
-                    fail_rc = zkr__map_zk(e);
+                if (e == ZOK || e == ZRUNTIMEINCONSISTENCY)
+                    continue;
+                fail_rc = zkr__map_zk(e);
+                if (i < nm) {
+                    fail_mark = i;
+                } else {
+                    fail_at = (i - nm) / per;
+                    fail_op = (i - nm) % per;
                 }
             }
         }
+        /* nothing was applied: the markers wait for the next request,
+         * but for one that failed (gone already, when a delete whose
+         * reply was lost had been applied) */
+        if (fail_mark >= 0) {
+            qmark_t **pp = &marks, *k;
+            while (fail_mark-- > 0)
+                pp = &(*pp)->next;
+            k = *pp;
+            *pp = k->next;
+            if (fail_rc != ZKR_ENONODE)
+                zkr__log(q->c, ZKR_LOG_WARN,
+                         "zkr: queue %s: cannot delete claim marker %s: %s "
+                         "(it is removed as an orphan later)",
+                         q->path, k->path, zkr_strerror(fail_rc));
+            k->next = NULL;
+            marks_drop(k);
+            fail_at = n; /* the claims are undecided: all sent again */
+            fail_rc = ZKR_OK;
+        }
+        /* alone now: claims that keep losing races must not hold them */
+        marks_unshift(q, marks);
+        zkr__q_send_marks(q);
         for (int i = 0; i < n; i++) {
             qitem_t *it = x->its[i];
             int lost = fail_rc == ZKR_ENONODE || fail_rc == ZKR_ENODEEXISTS;
             x->its[i] = NULL;
-            if (i == fail_at && kind == QK_LEASE && fail_op == 1 &&
-                fail_rc == ZKR_ENONODE && !q->freed) {
+            if (i == fail_at && fail_op == 1 && fail_rc == ZKR_ENONODE &&
+                !q->freed) {
                 reclaim_push(q, it); /* no lease directory yet */
                 ensure_leases(q);
                 continue;
             }
+            if (i == fail_at && kind == QK_PLAIN && fail_op == 1 &&
+                fail_rc == ZKR_ENODEEXISTS)
+                q->mixed = 1; /* leased: leave leased items out of listings */
             if (i != fail_at && fail_at >= 0 && !q->freed) {
                 reclaim_push(q, it); /* undecided: send again */
                 continue;
@@ -220,18 +440,20 @@ static int send_claims(zkr_queue_t *q, qitem_t **its, int n)
     x->its = its;
     x->nits = n;
     x->tok = q->jumps;
-    if (n == 1 && kind == QK_PLAIN) {
-        rc = zkr__adelete(q->c, its[0]->item_path, -1, claim_cb, x);
-    } else {
-        zkr__multi_t *m = zkr__multi_new(q->c, kind == QK_LEASE ? 2 * n : n);
+    if (kind == QK_PLAIN && q->marks && !q->marks->single)
+        x->nmarks = marks_take(q, MARKS_MAX, &x->marks);
+    {
+        zkr__multi_t *m = zkr__multi_new(q->c, x->nmarks + 2 * n);
         rc = m ? ZKR_OK : ZKR_ENOMEM;
+        for (qmark_t *k = x->marks; rc == ZKR_OK && k; k = k->next)
+            rc = zkr__multi_delete(m, k->path, -1);
         for (int i = 0; rc == ZKR_OK && i < n; i++) {
-            if (kind == QK_PLAIN) {
-                rc = zkr__multi_delete(m, its[i]->item_path, -1);
-                continue;
-            }
-            rc = zkr__multi_check(m, its[i]->item_path, -1);
-            if (rc == ZKR_OK)
+            rc = kind == QK_PLAIN ? zkr__multi_delete(m, its[i]->item_path, -1)
+                                  : zkr__multi_check(m, its[i]->item_path, -1);
+            if (rc == ZKR_OK && kind == QK_PLAIN)
+                rc = zkr__multi_create(m, its[i]->lease_path, q->token,
+                                       q->token_len, ZKR_PERSISTENT);
+            else if (rc == ZKR_OK)
                 rc = zkr__multi_create(m, its[i]->lease_path, NULL, 0,
                                        ZKR_EPHEMERAL);
         }
@@ -243,6 +465,9 @@ static int send_claims(zkr_queue_t *q, qitem_t **its, int n)
     if (rc != ZKR_OK) {
         x->its = NULL; /* the caller keeps them */
         x->nits = 0;
+        marks_unshift(q, x->marks);
+        x->marks = NULL;
+        x->nmarks = 0;
         zkr__q_ctx_free_locked(x);
         return rc;
     }
@@ -264,7 +489,7 @@ static qitem_t *make_item(zkr_queue_t *q, qent_t *e, int kind)
     if (it->name)
         snprintf(it->name, nl, "%s%s%s", sn, *sn ? "/" : "", e->name);
     rc = it->name ? zkr_path_join(sp, e->name, &it->item_path) : ZKR_ENOMEM;
-    if (rc == ZKR_OK && kind == QK_LEASE) {
+    if (rc == ZKR_OK) {
         char *ln = malloc(nl);
         if (ln) {
             snprintf(ln, nl, "%s%s%s", sn, *sn ? "-" : "", e->name);
@@ -290,7 +515,7 @@ static void send_reclaims(zkr_queue_t *q)
     while (q->reclaim) {
         int kind = q->reclaim->kind, n = 0;
         qitem_t **its, *it;
-        if (kind == QK_LEASE && q->leases_ensuring)
+        if (q->leases_ensuring)
             return;
         its = calloc((size_t)q->batch, sizeof *its);
         if (!its)
@@ -362,6 +587,16 @@ static int claim_from_cache(zkr_queue_t *q, int kind, int max)
     return n;
 }
 
+/* ---- claims in doubt ----------------------------------------------------- *
+ * A claim whose reply was lost is ours exactly when the multi created its
+ * node: a plain claim's marker holding this handle's token (checked on
+ * any session: markers are persistent), a lease owned by our session
+ * (checked on the claim's session; a lost session ended it anyway).
+ * Otherwise the multi failed as a whole: the item is still queued (and is
+ * listed again), or went to another consumer, or is leased. The checks
+ * follow a sync, so that the server answering them has applied the claim
+ * if it was applied. */
+
 static void doubt_cb(zkr__op_t *op, int rc)
 {
     qctx_t *x = op->ctx;
@@ -373,19 +608,29 @@ static void doubt_cb(zkr__op_t *op, int rc)
     it->checking = 0;
     q->checking--;
     if (rc == ZKR_OK || rc == ZKR_ENONODE) {
+        int ours = rc == ZKR_OK && op->stat;
         for (pp = &q->doubt; *pp; pp = &(*pp)->next)
             if (*pp == it) {
                 *pp = it->next;
                 break;
             }
-        if (it->kind == QK_PLAIN ? rc == ZKR_ENONODE
-                                 : rc == ZKR_OK && op->stat &&
-                                       op->stat->ephemeralOwner ==
-                                           zkr_client_session_id(q->c)) {
+        if (ours && it->kind == QK_PLAIN)
+            ours = op->stat->ephemeralOwner == 0 && op->value &&
+                   (size_t)op->value_len == q->token_len &&
+                   memcmp(op->value, q->token, q->token_len) == 0;
+        else if (ours)
+            ours = op->gen == it->gen &&
+                   op->stat->ephemeralOwner == zkr_client_session_id(q->c);
+        zkr__log(q->c, ZKR_LOG_DEBUG,
+                 "zkr: queue %s: claim of %s after a lost reply: %s",
+                 q->path, it->name, ours ? "ours" : "not ours");
+        if (ours) {
             it->gen = op->gen;
+            if (it->kind == QK_PLAIN)
+                drop_markers(q, &it, 1);
             zkr__q_ready_push(q, it);
         } else {
-            zkr__q_item_free(it); /* still queued, or the lease is gone */
+            zkr__q_item_free(it);
         }
     }
     zkr__q_pump(q);
@@ -393,20 +638,32 @@ static void doubt_cb(zkr__op_t *op, int rc)
     zkr__q_ctx_free(x);
 }
 
+static void sync_cb(zkr__op_t *op, int rc)
+{
+    (void)op;
+    (void)rc; /* only orders the checks after it */
+}
+
 /* Caller holds q->mu. */
 void zkr__q_resolve(zkr_queue_t *q)
 {
+    int synced = 0;
     for (qitem_t *it = q->doubt; it; it = it->next) {
         qctx_t *x;
         if (it->checking)
             continue;
+        if (!synced) {
+            /* the server we talk to now (maybe another one) catches up
+             * with the leader first; the session's checks wait for it */
+            zkr__async_sync(q->c, q->path, sync_cb, NULL);
+            synced = 1;
+        }
         x = zkr__q_ctx_new(q);
         if (!x)
             return;
         x->it = it;
-        if (zkr__aexists(q->c,
-                         it->kind == QK_PLAIN ? it->item_path : it->lease_path,
-                         NULL, NULL, doubt_cb, x) != ZKR_OK) {
+        if (zkr__aget(q->c, it->lease_path, NULL, NULL, doubt_cb, x) !=
+            ZKR_OK) {
             x->it = NULL;
             zkr__q_ctx_free_locked(x);
             return;
@@ -414,6 +671,117 @@ void zkr__q_resolve(zkr_queue_t *q)
         it->checking = 1;
         q->checking++;
     }
+}
+
+/* ---- orphaned markers ----------------------------------------------------- *
+ * A consumer that dies between a claim and the delete of its marker (or is
+ * freed while a claim is in doubt and it cannot reach ZooKeeper) leaves
+ * the marker behind. Now and then, after listing a shard, a consumer lists
+ * <path>/leases and reads the nodes of that shard older than its oldest
+ * item (or all, when it is empty; those are the only candidates: a marker
+ * is made when its item is deleted): a persistent claim marker of another
+ * handle created more than orphan_ms ago (server time against our wall
+ * clock) is deleted. Leases are ephemeral and never touched. */
+
+#define SWEEP_EVERY_MS 60000
+#define SWEEP_MAX 256
+#define MARK_PREFIX "zkr-claim-"
+
+static int64_t wall_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void sweep_del_cb(zkr__op_t *op, int rc)
+{
+    qctx_t *x = op->ctx;
+    if (rc == ZKR_OK)
+        zkr__log(x->q->c, ZKR_LOG_INFO,
+                 "zkr: queue %s: removed orphaned claim marker %s",
+                 x->q->path, x->name);
+    zkr__q_ctx_free(x);
+}
+
+static void sweep_get_cb(zkr__op_t *op, int rc)
+{
+    qctx_t *x = op->ctx;
+    zkr_queue_t *q = x->q;
+    const struct Stat *st = op->stat;
+    size_t pl = strlen(MARK_PREFIX);
+    pthread_mutex_lock(&q->mu);
+    if (rc == ZKR_OK && st && st->ephemeralOwner == 0 && op->value &&
+        (size_t)op->value_len > pl && memcmp(op->value, MARK_PREFIX, pl) == 0 &&
+        !((size_t)op->value_len == q->token_len &&
+          memcmp(op->value, q->token, q->token_len) == 0) &&
+        st->ctime + q->orphan_ms < wall_ms() &&
+        zkr__adelete(q->c, x->name, st->version, sweep_del_cb, x) == ZKR_OK) {
+        pthread_mutex_unlock(&q->mu);
+        return; /* x goes with the delete */
+    }
+    pthread_mutex_unlock(&q->mu);
+    zkr__q_ctx_free(x);
+}
+
+static void sweep_list_cb(zkr__op_t *op, int rc)
+{
+    qctx_t *x = op->ctx;
+    zkr_queue_t *q = x->q;
+    size_t sl = strlen(x->name);
+    int sent = 0;
+    pthread_mutex_lock(&q->mu);
+    q->sweeping = 0;
+    for (int i = 0; rc == ZKR_OK && op->strings && !q->freed &&
+                    i < op->strings->count && sent < SWEEP_MAX;
+         i++) {
+        const char *n = op->strings->data[i], *item = n;
+        int32_t seq;
+        qctx_t *g;
+        if (sl) { /* "s-0003-qn-..." */
+            if (strncmp(n, x->name, sl) != 0 || n[sl] != '-')
+                continue;
+            item = n + sl + 1;
+        }
+        if (strncmp(item, "qn-", 3) != 0 || zkr__seq_of(item, &seq) != 0 ||
+            (x->has_min && zkr__seq_cmp(seq, x->min_seq) >= 0))
+            continue;
+        if (!(g = zkr__q_ctx_new(q)))
+            break;
+        if (zkr_path_join(q->leases, n, &g->name) != ZKR_OK ||
+            zkr__aget(q->c, g->name, NULL, NULL, sweep_get_cb, g) != ZKR_OK) {
+            zkr__q_ctx_free_locked(g);
+            break;
+        }
+        sent++;
+    }
+    pthread_mutex_unlock(&q->mu);
+    zkr__q_ctx_free(x);
+}
+
+void zkr__q_sweep(zkr_queue_t *q, const char *shard, int has_min,
+                  int32_t min_seq)
+{
+    int64_t now = zkr__now_ms();
+    qctx_t *x;
+    if (q->sweeping || q->freed ||
+        (q->swept && now - q->last_sweep < SWEEP_EVERY_MS))
+        return;
+    if (!(x = zkr__q_ctx_new(q)) || !(x->name = strdup(shard))) {
+        if (x)
+            zkr__q_ctx_free_locked(x);
+        return;
+    }
+    x->has_min = has_min;
+    x->min_seq = min_seq;
+    if (zkr__achildren(q->c, q->leases, NULL, NULL, sweep_list_cb, x) !=
+        ZKR_OK) {
+        zkr__q_ctx_free_locked(x);
+        return;
+    }
+    q->sweeping = 1;
+    q->swept = 1;
+    q->last_sweep = now;
 }
 
 static int pick_kind(zkr_queue_t *q, const int d[2])
@@ -450,6 +818,19 @@ void zkr__q_pump(zkr_queue_t *q)
         q->jumps++;
     }
     zkr__q_demand(q, d);
+    /* Claiming ahead refills in larger steps: once half the prefetch is
+     * used up (or a take waits), up to the full prefetch. Claims one at a
+     * time as takes drain the ready items would cost a request (and a
+     * marker's create and delete) per item. */
+    for (int k = 0; k < 2; k++) {
+        if (d[k] <= 0)
+            q->refill[k] = 0;
+        else if (q->nreq[k] > q->nready[k] + q->claiming[k] ||
+                 d[k] >= (q->prefetch + 1) / 2)
+            q->refill[k] = 1;
+        if (!q->refill[k])
+            d[k] = 0;
+    }
     while (d[0] > 0 || d[1] > 0) {
         int k = pick_kind(q, d);
         int sent = claim_from_cache(q, k, d[k] < q->batch ? d[k] : q->batch);
@@ -458,6 +839,8 @@ void zkr__q_pump(zkr_queue_t *q)
         q->claiming[k] += sent;
         d[k] -= sent;
     }
+    if (q->marks) /* no claim took them along */
+        zkr__q_send_marks(q);
     /* read ahead from the cursor; from the head only once nothing is left
      * after the cursor (claims wrap around there) */
     want = RA_EXTRA + q->nreq[0] + q->nreq[1] + q->prefetch;

@@ -34,12 +34,22 @@ typedef struct qitem {
     int kind;
     char *name;       /* "qn-..." or "s-0003/qn-..." */
     char *item_path;
-    char *lease_path; /* QK_LEASE only */
+    char *lease_path; /* <path>/leases/<name, '/' as '-'>: the lease, or
+                         the claim marker of a plain take */
     char *data;
     size_t len;
-    unsigned gen;     /* session generation of the claim */
+    unsigned gen;     /* session generation of the claim (and of its
+                         marker or lease) */
     int checking;     /* doubt: an exists check is in flight */
 } qitem_t;
+
+/* A claim marker to delete (plain claims known to be ours). */
+typedef struct qmark {
+    struct qmark *next;
+    char *path;
+    int single; /* a multi with it failed: delete it alone */
+    int tries;
+} qmark_t;
 
 /* A lease handed out: a lease-kind item is allocated as one of these, so
  * the item can be handed out without another allocation. */
@@ -109,6 +119,7 @@ struct zkr_queue {
     qitem_t *ready, *ready_tail;
     int nready[2];
     int claiming[2];
+    int refill[2];       /* claiming ahead until the prefetch is full */
     qitem_t *doubt;
     qshard_t *shards;
     int nsh;
@@ -138,7 +149,15 @@ struct zkr_queue {
     unsigned leases_tok;
     qitem_t *reclaim, *reclaim_tail; /* claims to send again (counted in
                                          claiming) */
-    int leases_ensuring; /* lease reclaims wait for <path>/leases */
+    int leases_ensuring; /* reclaims wait for <path>/leases */
+    int mixed;           /* a plain claim met a lease: list leases too */
+    char token[48];      /* claim marker data: "zkr-claim-<uuid>" */
+    size_t token_len;
+    qmark_t *marks, *marks_tail; /* markers to delete (not in flight) */
+    int orphan_ms;       /* age of a marker nobody will delete */
+    int swept;           /* a sweep for orphaned markers was made */
+    int sweeping;
+    int64_t last_sweep;  /* monotonic ms */
     int checking;        /* doubt checks in flight */
     qreq_t *fires, *fires_tail; /* completed takes, run after unlock */
     qitem_t *orphans;    /* claimed items nobody will get: put back */
@@ -159,7 +178,11 @@ typedef struct {
     char *name;     /* shard name (listings, watches) */
     qitem_t **its;  /* claims */
     int nits;
+    qmark_t *marks; /* claims: markers deleted in the same multi */
+    int nmarks;
     qitem_t *it;    /* doubt check */
+    int has_min;    /* sweep: min_seq is the oldest item listed */
+    int32_t min_seq;
     qlist_t *lst;
 } qctx_t;
 
@@ -195,6 +218,13 @@ void zkr__q_qlist_unref(qlist_t *l);
 /* ---- queueclaim.c (callers hold q->mu) ---- */
 void zkr__q_pump(zkr_queue_t *q);
 void zkr__q_resolve(zkr_queue_t *q);
+/* Send the deletes of markers waiting in q->marks (when connected). */
+void zkr__q_send_marks(zkr_queue_t *q);
+/* A listing of shard (its oldest item min_seq, if has_min) was made: now
+ * and then remove claim markers older than q->orphan_ms that nobody will
+ * delete (their consumer died). */
+void zkr__q_sweep(zkr_queue_t *q, const char *shard, int has_min,
+                  int32_t min_seq);
 
 /* ---- queueput.c ---- */
 /* Start a put of copies of the items (n == 1 and !batch: a create, else a

@@ -163,10 +163,13 @@ static void enter_idle(zkr_queue_t *q)
 
 /* ---- listings ------------------------------------------------------------ */
 
+/* Listings leave leased items out: for lease takes, and for plain takes
+ * once one of their claims met a lease (it would fail again; without the
+ * filter a queue of leased items would be listed and claimed in a loop). */
 int zkr__q_lease_mode(zkr_queue_t *q)
 {
     return q->nreq[QK_LEASE] > 0 || q->nready[QK_LEASE] > 0 ||
-           q->last_kind == QK_LEASE;
+           q->last_kind == QK_LEASE || q->mixed;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -175,7 +178,10 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Is item of shard leased? Lease names ("qn-X", or "s-NNNN-qn-X" in
- * sharded mode) are sorted. */
+ * sharded mode) are sorted. Claim markers of plain takes have the same
+ * names; a marker exists only once its item is gone (the multi that made
+ * it deleted the item), so leaving out an item that matches one is right
+ * too: the item in the listing is stale. */
 static int leased_in(const qlist_t *leases, const char *shard,
                      const char *item)
 {
@@ -199,6 +205,13 @@ static void list_done(zkr_queue_t *q, qctx_t *x, qlist_t *l)
         if (!zkr__q_gone_code(l->rc))
             zkr__q_fail_reqs(q, -1, l->rc);
         return;
+    }
+    if (l->rc == ZKR_OK) {
+        int32_t min = 0;
+        for (int i = 0; i < l->n; i++)
+            if (i == 0 || zkr__seq_cmp(l->seqs[i], min) < 0)
+                min = l->seqs[i];
+        zkr__q_sweep(q, x->name, l->n > 0, min);
     }
     if (l->rc == ZKR_OK && l->n > 0) {
         adopt(q, x->name, l);

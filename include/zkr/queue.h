@@ -9,13 +9,22 @@
  * oldest item is the one with the smallest sequence number. This is the
  * layout of Curator's SimpleDistributedQueue (and of ZooKeeper's own C
  * queue recipe), so a Java producer and a zkr consumer, or the reverse,
- * share a queue. Nodes of other names under `<path>` are ignored.
+ * share a queue. Nodes of other names under `<path>` are ignored; zkr's
+ * takes add one, `<path>/leases` (Curator's consumer skips it and logs it
+ * as a foreign node).
  *
  * Taking: a consumer keeps the sorted listing of the queue and reads the
- * data of the next items ahead of time (reads change nothing). To take an
- * item it deletes it; a successful delete makes the item its own, a delete
- * that finds no node means another consumer won it. Several deletes go in
- * one multi while they keep succeeding. After losing a race the consumer
+ * data of the next items ahead of time (reads change nothing). To take
+ * (claim) item `qn-X` it sends one multi: delete the item and create a
+ * claim marker `<path>/leases/qn-X`, a PERSISTENT node holding the
+ * handle's random claim id ("zkr-claim-<uuid>"). A multi that succeeds
+ * makes the item its own; one that fails changed nothing: another consumer
+ * won the item (its delete finds no node), or holds a lease on it (the
+ * marker's create finds the lease node). Right after a claim is known to
+ * be its own, the consumer deletes the marker, not waiting for the reply:
+ * in the multi of its next claim, or in one of its own when no claim
+ * follows at once. Several claims go in one multi while they keep
+ * succeeding. After losing a race the consumer
  * continues at a random place of its listing, so that consumers spread out
  * instead of all fighting over the oldest items. The listing is fetched
  * again only when the cached one is used up, and children are watched
@@ -23,8 +32,21 @@
  * busy one needs no getChildren per item.
  *
  * Guarantees of the plain take:
- * - every item is delivered to exactly one take, across any number of
- *   consumers in any number of processes, while connections stay up;
+ * - no item is ever delivered twice, across any number of zkr consumers in
+ *   any number of processes, also when connections drop and sessions
+ *   expire while takes are in flight: when the reply to a claim is lost,
+ *   the consumer reads the claim marker once connected again (on the same
+ *   session or a new one): it holds its own claim id exactly when the
+ *   claim was applied; then the item is delivered, else it is not;
+ * - every item is delivered to exactly one take, except in the cases
+ *   below, where an item removed from the queue is never delivered (at
+ *   most once, never twice):
+ *   - the consumer's process dies, or its client is closed under the
+ *     handle, after the claim and before the item was handed to a take
+ *     (items claimed ahead are put back by zkr_queue_free);
+ *   - a claim's reply was lost and the consumer cannot check its marker
+ *     before zkr_queue_free gives up (twice the session timeout without a
+ *     connection), or before the marker is removed as an orphan (below);
  * - FIFO: items put by one producer (one handle, or puts ordered one after
  *   the other) come out of a single consumer in the order they were put.
  *   With several consumers each item still goes to exactly one of them,
@@ -34,13 +56,24 @@
  * - an item is removed from ZooKeeper when it is taken: if the consumer
  *   dies before it has processed the item, the item is gone. Use leases
  *   (below) when that is not acceptable;
- * - when the connection drops while a take's delete is on its way, the
- *   outcome is unknown; after reconnecting the consumer checks the item:
- *   still there, it stays in the queue; gone, it is delivered (the consumer
- *   had read its data first, so nothing is lost). In that rare case the
- *   item may also have been taken by another consumer at the same moment
- *   and be delivered twice. (If the handle is freed or the client closed
- *   before the check could be made, the item may be lost.)
+ * - markers: a marker lives one round trip after its claim, and is
+ *   deleted again (also on a new session) if that delete does not go
+ *   through; zkr_queue_free waits for the deletes. A marker whose consumer
+ *   died before deleting it (an orphan) is deleted by any consumer that
+ *   lists the queue (at most once a minute per handle) once it is older
+ *   than opts.orphan_ms (default ten minutes, server time against the
+ *   consumer's clock); a consumer that stays cut off from ZooKeeper for
+ *   longer than that with a claim in doubt may lose that item. Markers are
+ *   named after items already deleted, so listings ignore them;
+ * - a plain take never takes an item leased by a lease consumer (below);
+ *   once one of its claims met a lease, the handle leaves leased items out
+ *   of its listings and waits for them to be acked or given back;
+ * - consumers need the right to create `<path>/leases` (first take) and
+ *   to create and delete nodes in it, besides deleting items;
+ * - foreign consumers that take with a bare delete (Curator's
+ *   SimpleDistributedQueue) are not covered: an item such a consumer
+ *   deletes is never delivered twice by zkr, but the foreign consumer
+ *   itself may lose or repeat items on connection loss.
  *
  * Order is by sequence number compared as a serial number, so the
  * server's signed 32-bit counter wrapping to negative keeps the order
@@ -57,8 +90,9 @@
  * than once (at least once). A redelivered item keeps its place in the
  * queue; consumers find it when they next list the queue. Order is
  * otherwise as for the plain take.
- * Plain takes ignore leases: consume a queue either with plain takes or
- * with leases, not both.
+ * Plain takes and lease takes may share a queue: a plain claim and a lease
+ * claim of one item create the same node, so only one of them succeeds.
+ * Lease consumers skip claim markers (they name items already taken).
  *
  * Sharded mode (opts.shards > 0): items are spread over bucket nodes
  * `<path>/s-0000` ... `<path>/s-<shards-1>`, each holding `qn-` children,
@@ -71,7 +105,8 @@
  * items are taken in the order they were put (as for a plain queue: by a
  * single consumer, and oldest first by several); across shards there is
  * no order. Every item is still taken exactly once
- * (plain takes) or at least once (leases, named `<path>/leases/s-NNNN-qn-X`).
+ * (plain takes, as above) or at least once (leases); leases and claim
+ * markers are named `<path>/leases/s-NNNN-qn-X`.
  * All producers and consumers of a sharded queue must use sharded mode.
  *
  * Threading: a handle may be used from any thread; callbacks run on the
@@ -100,15 +135,26 @@ typedef struct {
                        buckets (1..9999). Consumers use the buckets they
                        find, so N matters for producers only. */
     int prefetch; /**< items a consumer claims ahead of its takes (0).
-                       Raises take throughput, since claims are pipelined.
-                       The handle keeps up to this many claimed items also
-                       between takes, so free it when done consuming.
+                       Raises take throughput, since claims are pipelined
+                       and batched: the handle claims up to this many, and
+                       claims again once half of them are taken (or a
+                       take waits). It keeps these items also between
+                       takes, so free it when done consuming.
                        Claimed items are removed from the queue, so if the
                        process dies they are lost (plain takes) or return
                        to the queue when the session ends (leases).
                        zkr_queue_free puts claimed, undelivered items back
                        at the tail (plain) or releases them (leases). */
+    int orphan_ms; /**< age (ms) after which a consumer removes another
+                        consumer's claim marker that was never deleted
+                        (its process died just after a claim); 0: the
+                        default ZKR_QUEUE_ORPHAN_MS. A consumer cut off
+                        from ZooKeeper for longer than this while a take's
+                        claim is in doubt may lose that item. */
 } zkr_queue_opts_t;
+
+/** Default of zkr_queue_opts_t.orphan_ms: 10 minutes. */
+#define ZKR_QUEUE_ORPHAN_MS 600000
 
 /** Completion of a put or an ack: ZKR_OK, ZKR_ECONNLOSS (the connection
  *  dropped: the put may or may not have been applied), ZKR_ECANCELED
@@ -145,7 +191,7 @@ ZKR_EXTERN void zkr_queue_opts_init(zkr_queue_opts_t *opts);
  * Make a queue handle on @p path. Nothing is created until the first put.
  * @param opts options, or NULL for defaults.
  * @return ZKR_OK; ZKR_EINVAL (NULL client/out, shards or prefetch out of
- *         range); ZKR_EBADPATH (malformed path, or "/"); ZKR_ECLOSED;
+ *         range, orphan_ms < 0); ZKR_EBADPATH (malformed path, or "/"); ZKR_ECLOSED;
  *         ZKR_ENOMEM.
  * Ownership: free with zkr_queue_free(). Thread safety: any thread.
  */
@@ -330,8 +376,12 @@ ZKR_EXTERN int zkr_queue_nack(zkr_queue_lease_t *lease);
  * Cancel pending takes (callbacks with ZKR_ECANCELED) and free the handle.
  * Items claimed ahead (prefetch, or for a take that timed out) and not
  * delivered are put back at the tail of the queue; leases claimed ahead
- * are released. Unless called from a callback, waits (up to twice the
- * session timeout) until that is done. Puts in flight complete normally
+ * are released; claims whose reply was lost are checked (what was ours
+ * is put back) and claim markers are deleted. Unless called from a
+ * callback, waits (up to twice the session timeout, also for the
+ * connection to come back) until that is done; what is left then is
+ * logged (a claim not checked: its item may be lost; a marker: removed as
+ * an orphan later). Puts in flight complete normally
  * and their callbacks still run once. Leases handed out stay valid.
  * Accepts NULL. Thread safety: call once, when no other thread uses the
  * handle.
