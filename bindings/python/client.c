@@ -144,12 +144,32 @@ zkrpy_client_leave(PyObject *client)
     zkrpy_guard_leave(&((ClientObject *)client)->guard);
 }
 
+zkr_client_t *
+zkrpy_client_enter_data(PyObject *client, PyObject *data, Py_buffer *view)
+{
+    zkr_client_t *zc;
+
+    if (zkrpy_get_data(data, view) < 0) {
+        return NULL;
+    }
+    zc = zkrpy_client_enter(client);
+    if (zc == NULL) {
+        PyBuffer_Release(view);
+    }
+    return zc;
+}
+
+void
+zkrpy_client_leave_data(PyObject *client, Py_buffer *view)
+{
+    zkrpy_client_leave(client);
+    PyBuffer_Release(view);
+}
+
 int
 zkrpy_client_closed(PyObject *client)
 {
-    zkrpy_guard_t *g = &((ClientObject *)client)->guard;
-
-    return g->handle == NULL || g->closing;
+    return !zkrpy_guard_open(&((ClientObject *)client)->guard);
 }
 
 static void
@@ -186,14 +206,11 @@ zkrpy_close_all_clients(void)
 static int
 seconds_to_ms(PyObject *obj, const char *what, int positive, int *ms)
 {
-    double s;
+    double s = 0.0;
+    int r = zkrpy_seconds(obj, &s);
 
-    if (obj == NULL || obj == Py_None) {
-        return 0;
-    }
-    s = PyFloat_AsDouble(obj);
-    if (s == -1.0 && PyErr_Occurred()) {
-        return -1;
+    if (r <= 0) {
+        return r;
     }
     if (!(positive ? s > 0.0 : s >= 0.0) || s * 1000.0 >= (double)INT_MAX) {
         PyErr_Format(PyExc_ValueError, "%s out of range", what);
@@ -293,16 +310,8 @@ client_dealloc(ClientObject *self)
 }
 
 /* ---- methods ---------------------------------------------------------------
- * Each enters the guard, calls zkr without the GIL and leaves. */
-
-#define ENTER(self, zc)                                                     \
-    do {                                                                    \
-        if (zkrpy_guard_enter(&(self)->guard) < 0) {                        \
-            return NULL;                                                    \
-        }                                                                   \
-        (zc) = (self)->guard.handle;                                        \
-    } while (0)
-#define LEAVE(self) zkrpy_guard_leave(&(self)->guard)
+ * Each enters the guard, calls zkr without the GIL and leaves
+ * (ZKRPY_GUARDED). */
 
 static PyObject *
 client_close(ClientObject *self, PyObject *unused)
@@ -314,7 +323,7 @@ client_close(ClientObject *self, PyObject *unused)
 static PyObject *
 client_enter(ClientObject *self, PyObject *unused)
 {
-    if (self->guard.handle == NULL || self->guard.closing) {
+    if (!zkrpy_guard_open(&self->guard)) {
         return zkrpy_raise(ZKR_ECLOSED, NULL);
     }
     return Py_NewRef(self);
@@ -372,7 +381,6 @@ client_create(ClientObject *self, PyObject *args, PyObject *kwds)
     Py_buffer data;
     int eph = 0, seq = 0, cont = 0, rc;
     char *created = NULL;
-    zkr_client_t *zc;
     PyObject *r;
 
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|O$ppp:create", kwlist,
@@ -380,18 +388,12 @@ client_create(ClientObject *self, PyObject *args, PyObject *kwds)
         zkrpy_get_data(obj, &data) < 0) {
         return NULL;
     }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        PyBuffer_Release(&data);
-        return NULL;
-    }
-    zc = self->guard.handle;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_create(zc, path, data.buf, (size_t)data.len,
-                    (eph ? ZKR_EPHEMERAL : 0) | (seq ? ZKR_SEQUENTIAL : 0) |
-                        (cont ? ZKR_CONTAINER : 0),
-                    &created);
-    Py_END_ALLOW_THREADS
-    LEAVE(self);
+    ZKRPY_GUARDED(&self->guard, rc, zc,
+                  zkr_create(zc, path, data.buf, (size_t)data.len,
+                             (eph ? ZKR_EPHEMERAL : 0) |
+                                 (seq ? ZKR_SEQUENTIAL : 0) |
+                                 (cont ? ZKR_CONTAINER : 0),
+                             &created));
     PyBuffer_Release(&data);
     if (rc != ZKR_OK) {
         return zkrpy_raise(rc, path);
@@ -409,30 +411,17 @@ client_get(ClientObject *self, PyObject *args, PyObject *kwds)
     char *data = NULL;
     size_t len = 0;
     zkr_stat_t st;
-    zkr_client_t *zc;
-    PyObject *bytes, *stat;
     int rc;
 
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "s:get", kwlist, &path)) {
         return NULL;
     }
-    ENTER(self, zc);
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_get(zc, path, &data, &len, &st);
-    Py_END_ALLOW_THREADS
-    LEAVE(self);
+    ZKRPY_GUARDED(&self->guard, rc, zc,
+                  zkr_get(zc, path, &data, &len, &st));
     if (rc != ZKR_OK) {
         return zkrpy_raise(rc, path);
     }
-    bytes = PyBytes_FromStringAndSize(data != NULL ? data : "",
-                                      (Py_ssize_t)len);
-    zkr_free(data);
-    stat = bytes != NULL ? zkrpy_stat_new(&st) : NULL;
-    if (stat == NULL) {
-        Py_XDECREF(bytes);
-        return NULL;
-    }
-    return Py_BuildValue("(NN)", bytes, stat);
+    return zkrpy_data_stat(data, len, &st);
 }
 
 static PyObject *
@@ -444,22 +433,15 @@ client_set(ClientObject *self, PyObject *args, PyObject *kwds)
     Py_buffer data;
     int version = -1, rc;
     zkr_stat_t st;
-    zkr_client_t *zc;
 
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "sO|i:set", kwlist, &path,
                                      &obj, &version) ||
         zkrpy_get_data(obj, &data) < 0) {
         return NULL;
     }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        PyBuffer_Release(&data);
-        return NULL;
-    }
-    zc = self->guard.handle;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_set(zc, path, data.buf, (size_t)data.len, version, &st);
-    Py_END_ALLOW_THREADS
-    LEAVE(self);
+    ZKRPY_GUARDED(&self->guard, rc, zc,
+                  zkr_set(zc, path, data.buf, (size_t)data.len, version,
+                          &st));
     PyBuffer_Release(&data);
     if (rc != ZKR_OK) {
         return zkrpy_raise(rc, path);
@@ -473,17 +455,12 @@ client_delete(ClientObject *self, PyObject *args, PyObject *kwds)
     static char *kwlist[] = {"path", "version", NULL};
     const char *path;
     int version = -1, rc;
-    zkr_client_t *zc;
 
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|i:delete", kwlist, &path,
                                      &version)) {
         return NULL;
     }
-    ENTER(self, zc);
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_delete(zc, path, version);
-    Py_END_ALLOW_THREADS
-    LEAVE(self);
+    ZKRPY_GUARDED(&self->guard, rc, zc, zkr_delete(zc, path, version));
     if (rc != ZKR_OK) {
         return zkrpy_raise(rc, path);
     }
@@ -496,18 +473,13 @@ client_exists(ClientObject *self, PyObject *args, PyObject *kwds)
     static char *kwlist[] = {"path", NULL};
     const char *path;
     zkr_stat_t st;
-    zkr_client_t *zc;
     int rc;
 
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "s:exists", kwlist,
                                      &path)) {
         return NULL;
     }
-    ENTER(self, zc);
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_exists(zc, path, &st);
-    Py_END_ALLOW_THREADS
-    LEAVE(self);
+    ZKRPY_GUARDED(&self->guard, rc, zc, zkr_exists(zc, path, &st));
     if (rc == ZKR_ENONODE) {
         Py_RETURN_NONE;
     }
@@ -524,18 +496,14 @@ client_children(ClientObject *self, PyObject *args, PyObject *kwds)
     const char *path;
     char **names = NULL;
     int count = 0, rc;
-    zkr_client_t *zc;
     PyObject *list;
 
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "s:children", kwlist,
                                      &path)) {
         return NULL;
     }
-    ENTER(self, zc);
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_children(zc, path, &names, &count);
-    Py_END_ALLOW_THREADS
-    LEAVE(self);
+    ZKRPY_GUARDED(&self->guard, rc, zc,
+                  zkr_children(zc, path, &names, &count));
     if (rc != ZKR_OK) {
         return zkrpy_raise(rc, path);
     }
@@ -561,17 +529,12 @@ path_call(ClientObject *self, PyObject *args, const char *fmt,
           int (*fn)(zkr_client_t *, const char *))
 {
     const char *path;
-    zkr_client_t *zc;
     int rc;
 
     if (!PyArg_ParseTuple(args, fmt, &path)) {
         return NULL;
     }
-    ENTER(self, zc);
-    Py_BEGIN_ALLOW_THREADS
-    rc = fn(zc, path);
-    Py_END_ALLOW_THREADS
-    LEAVE(self);
+    ZKRPY_GUARDED(&self->guard, rc, zc, fn(zc, path));
     if (rc != ZKR_OK) {
         return zkrpy_raise(rc, path);
     }
@@ -593,14 +556,9 @@ client_delete_recursive(ClientObject *self, PyObject *args)
 static PyObject *
 client_expire_session(ClientObject *self, PyObject *unused)
 {
-    zkr_client_t *zc;
     int rc;
 
-    ENTER(self, zc);
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_client_expire_session(zc);
-    Py_END_ALLOW_THREADS
-    LEAVE(self);
+    ZKRPY_GUARDED(&self->guard, rc, zc, zkr_client_expire_session(zc));
     if (rc != ZKR_OK) {
         return zkrpy_raise(rc, NULL);
     }
@@ -610,21 +568,12 @@ client_expire_session(ClientObject *self, PyObject *unused)
 static PyObject *
 client_flush(ClientObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"timeout", NULL};
-    PyObject *timeout = Py_None;
-    zkr_client_t *zc;
     int ms, rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:flush", kwlist,
-                                     &timeout) ||
-        zkrpy_timeout_ms(timeout, &ms) < 0) {
+    if (zkrpy_timeout_arg(args, kwds, "|O:flush", &ms) < 0) {
         return NULL;
     }
-    ENTER(self, zc);
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_client_flush(zc, ms);
-    Py_END_ALLOW_THREADS
-    LEAVE(self);
+    ZKRPY_GUARDED(&self->guard, rc, zc, zkr_client_flush(zc, ms));
     if (rc != ZKR_OK) {
         return zkrpy_raise(rc, NULL);
     }
@@ -636,20 +585,19 @@ client_flush(ClientObject *self, PyObject *args, PyObject *kwds)
 static PyObject *
 client_wait_connected(ClientObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"timeout", NULL};
-    PyObject *timeout = Py_None;
     zkr_client_t *zc;
     int ms, rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:wait_connected", kwlist,
-                                     &timeout) ||
-        zkrpy_timeout_ms(timeout, &ms) < 0) {
+    if (zkrpy_timeout_arg(args, kwds, "|O:wait_connected", &ms) < 0) {
         return NULL;
     }
     if (zkrpy_in_callback()) {
         return zkrpy_raise(ZKR_EDEADLK, NULL);
     }
-    ENTER(self, zc);
+    if (zkrpy_guard_enter(&self->guard) < 0) {
+        return NULL;
+    }
+    zc = self->guard.handle;
     for (;;) {
         int slice = ms < 0 || ms > 100 ? 100 : ms;
 
@@ -670,18 +618,12 @@ client_wait_connected(ClientObject *self, PyObject *args, PyObject *kwds)
             break;
         }
         if (PyErr_CheckSignals() < 0) {
-            LEAVE(self);
-            return NULL;
+            rc = ZKRPY_RAISED;
+            break;
         }
     }
-    LEAVE(self);
-    if (rc == ZKR_ETIMEDOUT) {
-        Py_RETURN_FALSE;
-    }
-    if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, NULL);
-    }
-    Py_RETURN_TRUE;
+    zkrpy_guard_leave(&self->guard);
+    return zkrpy_wait_result(rc, NULL);
 }
 
 /* client.Lock(path, ...) is zkr.Lock(client, path, ...), and so on. */
@@ -704,90 +646,22 @@ zkrpy_make_with_client(PyObject *client, PyTypeObject *type, PyObject *args,
     return r;
 }
 
-static PyObject *
-make_with_client(ClientObject *self, PyTypeObject *type, PyObject *args,
-                 PyObject *kwds)
-{
-    return zkrpy_make_with_client((PyObject *)self, type, args, kwds);
-}
+/* A method calling zkrpy_make_with_client with one type: client.Lock(...)
+ * and friends. */
+#define CLIENT_FACTORY(name, type)                                          \
+    static PyObject *name(PyObject *self, PyObject *args, PyObject *kwds)   \
+    {                                                                       \
+        return zkrpy_make_with_client(self, &(type), args, kwds);           \
+    }
 
-static PyObject *
-client_lock(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return make_with_client(self, &zkrpy_LockType, args, kwds);
-}
-
-static PyObject *
-client_rwlock(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return make_with_client(self, &zkrpy_RWLockType, args, kwds);
-}
-
-static PyObject *
-client_semaphore(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return make_with_client(self, &zkrpy_SemaphoreType, args, kwds);
-}
-
-static PyObject *
-client_queue(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return make_with_client(self, &zkrpy_QueueType, args, kwds);
-}
-
-static PyObject *
-client_election(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return make_with_client(self, &zkrpy_ElectionType, args, kwds);
-}
-
-static PyObject *
-client_config(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return make_with_client(self, &zkrpy_ConfigType, args, kwds);
-}
-
-static PyObject *
-client_register(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return make_with_client(self, &zkrpy_RegistrationType, args, kwds);
-}
-
-static PyObject *
-client_discovery(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return make_with_client(self, &zkrpy_DiscoveryType, args, kwds);
-}
-
-static PyObject *
-client_push_config(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return zkrpy_push_config((PyObject *)self, args, kwds);
-}
-
-static PyObject *
-client_register_service(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return zkrpy_register_service((PyObject *)self, args, kwds);
-}
-
-static PyObject *
-client_register_dubbo(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return zkrpy_register_dubbo((PyObject *)self, args, kwds);
-}
-
-static PyObject *
-client_discover(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return zkrpy_discover((PyObject *)self, args, kwds);
-}
-
-static PyObject *
-client_discover_dubbo(ClientObject *self, PyObject *args, PyObject *kwds)
-{
-    return zkrpy_discover_dubbo((PyObject *)self, args, kwds);
-}
+CLIENT_FACTORY(client_lock, zkrpy_LockType)
+CLIENT_FACTORY(client_rwlock, zkrpy_RWLockType)
+CLIENT_FACTORY(client_semaphore, zkrpy_SemaphoreType)
+CLIENT_FACTORY(client_queue, zkrpy_QueueType)
+CLIENT_FACTORY(client_election, zkrpy_ElectionType)
+CLIENT_FACTORY(client_config, zkrpy_ConfigType)
+CLIENT_FACTORY(client_register, zkrpy_RegistrationType)
+CLIENT_FACTORY(client_discovery, zkrpy_DiscoveryType)
 
 /* ---- properties ------------------------------------------------------------
  * Read without entering the guard: they take only the client's own mutex,
@@ -799,7 +673,7 @@ client_get_state(ClientObject *self, void *closure)
 {
     zkr_state_t st = ZKR_STATE_CLOSED;
 
-    if (self->guard.handle != NULL && !self->guard.closing) {
+    if (zkrpy_guard_open(&self->guard)) {
         st = zkr_client_state(self->guard.handle);
     }
     return PyObject_CallFunction(zkrpy_State, "i", (int)st);
@@ -808,7 +682,7 @@ client_get_state(ClientObject *self, void *closure)
 static PyObject *
 client_get_closed(ClientObject *self, void *closure)
 {
-    return PyBool_FromLong(self->guard.handle == NULL || self->guard.closing);
+    return PyBool_FromLong(!zkrpy_guard_open(&self->guard));
 }
 
 static PyObject *
@@ -872,7 +746,7 @@ client_repr(ClientObject *self)
     int64_t id = 0;
     char sid[32];
 
-    if (self->guard.handle != NULL && !self->guard.closing) {
+    if (zkrpy_guard_open(&self->guard)) {
         st = zkr_client_state(self->guard.handle);
         id = zkr_client_session_id(self->guard.handle);
     }
@@ -977,7 +851,7 @@ static PyMethodDef client_methods[] = {
      PyDoc_STR("Config($self, /, path, callback=None, *, children=False, "
                "timeout=None)\n--\n\n"
                "A zkr.Config: watched cache of the node at path.")},
-    {"push_config", (PyCFunction)(void (*)(void))client_push_config,
+    {"push_config", (PyCFunction)(void (*)(void))zkrpy_push_config,
      METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("push_config($self, /, path, data, version=zkr.CONFIG_ANY)\n"
                "--\n\n"
@@ -996,14 +870,14 @@ static PyMethodDef client_methods[] = {
                "Register the node path (ephemeral by default) and keep it "
                "registered across sessions; a zkr.Registration.")},
     {"register_service", (PyCFunction)(void (*)(void))
-     client_register_service, METH_VARARGS | METH_KEYWORDS,
+     zkrpy_register_service, METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("register_service($self, /, name, address=None, port=None, "
                "*, id=None, ssl_port=None, payload=None, uri_spec=None, "
                "service_type='DYNAMIC', base=zkr.DISCOVERY_BASE, "
                "on_state=None, timeout=None)\n--\n\n"
                "Register a Curator x-discovery ServiceInstance at "
                "base/name/id; a zkr.Registration.")},
-    {"register_dubbo", (PyCFunction)(void (*)(void))client_register_dubbo,
+    {"register_dubbo", (PyCFunction)(void (*)(void))zkrpy_register_dubbo,
      METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("register_dubbo($self, /, url, *, root=zkr.DUBBO_ROOT, "
                "on_state=None, timeout=None)\n--\n\n"
@@ -1014,12 +888,12 @@ static PyMethodDef client_methods[] = {
      PyDoc_STR("Discovery($self, /, path, layout=zkr.LAYOUT_CURATOR, "
                "callback=None, *, timeout=None)\n--\n\n"
                "A zkr.Discovery cache of the instances under path.")},
-    {"discover", (PyCFunction)(void (*)(void))client_discover,
+    {"discover", (PyCFunction)(void (*)(void))zkrpy_discover,
      METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("discover($self, /, name, callback=None, *, "
                "base=zkr.DISCOVERY_BASE, timeout=None)\n--\n\n"
                "A zkr.Discovery of the Curator service name.")},
-    {"discover_dubbo", (PyCFunction)(void (*)(void))client_discover_dubbo,
+    {"discover_dubbo", (PyCFunction)(void (*)(void))zkrpy_discover_dubbo,
      METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("discover_dubbo($self, /, interface, callback=None, *, "
                "root=zkr.DUBBO_ROOT, category='providers', timeout=None)\n"

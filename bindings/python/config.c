@@ -5,31 +5,14 @@
 #include <limits.h>
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *client;       /* zkr.Client: keeps the session alive */
-    zkrpy_guard_t guard;    /* handle: zkr_config_t * */
-    PyObject *path;         /* str */
-    PyObject *callback;     /* callable or NULL */
+    zkrpy_obj_t base;       /* handle: zkr_config_t * */
     int children;           /* children cached too */
-    int listening;          /* the native callback may call into Python */
 } ConfigObject;
 
 static void
 config_free_native(void *handle, void *owner)
 {
     zkr_config_free(handle);
-}
-
-static const char *
-config_path(ConfigObject *self)
-{
-    const char *p = PyUnicode_AsUTF8(self->path);
-
-    if (p == NULL) {
-        PyErr_Clear();
-        return "?";
-    }
-    return p;
 }
 
 /* (value, version) for a cached state: (None, None) when the node does
@@ -43,8 +26,7 @@ value_version(int rc, char *data, size_t len, const zkr_stat_t *st)
         zkr_free(data);
         return Py_BuildValue("(OO)", Py_None, Py_None);
     }
-    r = Py_BuildValue("(y#i)", data != NULL ? data : "", (Py_ssize_t)len,
-                      st->version);
+    r = Py_BuildValue("(Ni)", zkrpy_bytes(data, len), st->version);
     zkr_free(data);
     return r;
 }
@@ -63,13 +45,13 @@ on_change_cb(zkr_config_t *cfg, int status, void *ctx)
 
     /* Read before taking the GIL: the cache is only locked briefly. */
     rc = zkr_config_get(cfg, &data, &len, &st);
-    if (!zkrpy_cb_enter((PyObject *)self, &self->guard, &self->listening,
-                        &cs)) {
+    if (!zkrpy_cb_enter((PyObject *)self, &self->base.guard,
+                        &self->base.listening, &cs)) {
         zkr_free(data);
         return;
     }
-    if (self->callback != NULL) {
-        PyObject *fn = Py_NewRef(self->callback);
+    if (self->base.callback != NULL) {
+        PyObject *fn = Py_NewRef(self->base.callback);
 
         zkrpy_cb_call(fn, value_version(rc, data, len, &st));
         Py_DECREF(fn);
@@ -77,7 +59,7 @@ on_change_cb(zkr_config_t *cfg, int status, void *ctx)
     else {
         zkr_free(data);
     }
-    zkrpy_cb_leave((PyObject *)self, &self->guard, &cs);
+    zkrpy_cb_leave((PyObject *)self, &self->base.guard, &cs);
 }
 
 /* Reads the cache (GIL released). Returns the zkr status of
@@ -87,15 +69,10 @@ config_read(ConfigObject *self, char **data, size_t *len, zkr_stat_t *st)
 {
     int rc;
 
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return ZKRPY_RAISED;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_config_get(self->guard.handle, data, len, st);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
+    ZKRPY_GUARDED(&self->base.guard, rc, cfg,
+                  zkr_config_get(cfg, data, len, st));
     if (rc != ZKR_OK && rc != ZKR_ENONODE) {
-        zkrpy_raise(rc, config_path(self));
+        zkrpy_raise_at(rc, self->base.path);
         return ZKRPY_RAISED;
     }
     return rc;
@@ -107,7 +84,6 @@ config_get(ConfigObject *self, PyObject *unused)
     char *data = NULL;
     size_t len = 0;
     zkr_stat_t st;
-    PyObject *bytes, *stat;
     int rc = config_read(self, &data, &len, &st);
 
     if (rc == ZKRPY_RAISED) {
@@ -116,15 +92,7 @@ config_get(ConfigObject *self, PyObject *unused)
     if (rc == ZKR_ENONODE) {
         return Py_BuildValue("(OO)", Py_None, Py_None);
     }
-    bytes = PyBytes_FromStringAndSize(data != NULL ? data : "",
-                                      (Py_ssize_t)len);
-    zkr_free(data);
-    stat = bytes != NULL ? zkrpy_stat_new(&st) : NULL;
-    if (stat == NULL) {
-        Py_XDECREF(bytes);
-        return NULL;
-    }
-    return Py_BuildValue("(NN)", bytes, stat);
+    return zkrpy_data_stat(data, len, &st);
 }
 
 static PyObject *
@@ -142,26 +110,12 @@ config_get_value(ConfigObject *self, void *closure)
     if (rc == ZKR_ENONODE) {
         Py_RETURN_NONE;
     }
-    r = PyBytes_FromStringAndSize(data != NULL ? data : "", (Py_ssize_t)len);
+    r = zkrpy_bytes(data, len);
     zkr_free(data);
     return r;
 }
 
-static PyObject *
-config_get_version(ConfigObject *self, void *closure)
-{
-    zkr_stat_t st;
-    int rc = config_read(self, NULL, NULL, &st);
-
-    if (rc == ZKRPY_RAISED) {
-        return NULL;
-    }
-    if (rc == ZKR_ENONODE) {
-        Py_RETURN_NONE;
-    }
-    return PyLong_FromLong(st.version);
-}
-
+/* The version property (closure NULL) and the stat property. */
 static PyObject *
 config_get_stat(ConfigObject *self, void *closure)
 {
@@ -173,6 +127,9 @@ config_get_stat(ConfigObject *self, void *closure)
     }
     if (rc == ZKR_ENONODE) {
         Py_RETURN_NONE;
+    }
+    if (closure == NULL) {
+        return PyLong_FromLong(st.version);
     }
     return zkrpy_stat_new(&st);
 }
@@ -189,21 +146,15 @@ config_children(ConfigObject *self, PyObject *unused)
                         "children are cached only with children=True");
         return NULL;
     }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_config_children(self->guard.handle, &v, &n);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
+    ZKRPY_GUARDED(&self->base.guard, rc, cfg,
+                  zkr_config_children(cfg, &v, &n));
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, config_path(self));
+        return zkrpy_raise_at(rc, self->base.path);
     }
     dict = PyDict_New();
     for (int i = 0; dict != NULL && i < n; i++) {
         PyObject *k = zkrpy_str_or_none(v[i].name);
-        PyObject *d = PyBytes_FromStringAndSize(
-            v[i].data != NULL ? v[i].data : "", (Py_ssize_t)v[i].len);
+        PyObject *d = zkrpy_bytes(v[i].data, v[i].len);
 
         if (k == NULL || d == NULL || PyDict_SetItem(dict, k, d) < 0) {
             Py_CLEAR(dict);
@@ -225,48 +176,23 @@ synced_slice(void *handle, int ms, void *arg)
 static int
 wait_synced_impl(ConfigObject *self, int ms)
 {
-    int rc, closing;
+    int closing;
+    int rc = zkrpy_wait_guarded(&self->base.guard, self->base.client, ms,
+                                synced_slice, NULL, self->base.path,
+                                &closing);
 
-    if (ms != 0 && zkrpy_in_callback()) {
-        zkrpy_raise(ZKR_EDEADLK, config_path(self));
-        return ZKRPY_RAISED;
-    }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return ZKRPY_RAISED;
-    }
-    rc = zkrpy_wait_sliced(&self->guard, self->client, ms, synced_slice,
-                           NULL);
-    closing = self->guard.closing;
-    zkrpy_guard_leave(&self->guard);
-    if (closing && rc != ZKRPY_RAISED) {
-        rc = ZKR_ECLOSED;
-    }
-    return rc;
+    return closing && rc != ZKRPY_RAISED ? ZKR_ECLOSED : rc;
 }
 
 static PyObject *
 config_wait_synced(ConfigObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"timeout", NULL};
-    PyObject *timeout = Py_None;
-    int ms, rc;
+    int ms;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:wait_synced", kwlist,
-                                     &timeout) ||
-        zkrpy_timeout_ms(timeout, &ms) < 0) {
+    if (zkrpy_timeout_arg(args, kwds, "|O:wait_synced", &ms) < 0) {
         return NULL;
     }
-    rc = wait_synced_impl(self, ms);
-    switch (rc) {
-    case ZKR_OK:
-        Py_RETURN_TRUE;
-    case ZKR_ETIMEDOUT:
-        Py_RETURN_FALSE;
-    case ZKRPY_RAISED:
-        return NULL;
-    default:
-        return zkrpy_raise(rc, config_path(self));
-    }
+    return zkrpy_wait_result(wait_synced_impl(self, ms), self->base.path);
 }
 
 /* ---- push ----------------------------------------------------------------- */
@@ -279,19 +205,14 @@ push(PyObject *client, const char *path, PyObject *obj, int version)
     zkr_stat_t st;
     int rc;
 
-    if (zkrpy_get_data(obj, &view) < 0) {
-        return NULL;
-    }
-    zc = zkrpy_client_enter(client);
+    zc = zkrpy_client_enter_data(client, obj, &view);
     if (zc == NULL) {
-        PyBuffer_Release(&view);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
     rc = zkr_config_push(zc, path, view.buf, (size_t)view.len, version, &st);
     Py_END_ALLOW_THREADS
-    zkrpy_client_leave(client);
-    PyBuffer_Release(&view);
+    zkrpy_client_leave_data(client, &view);
     if (rc != ZKR_OK) {
         return zkrpy_raise(rc, path);
     }
@@ -340,74 +261,17 @@ config_push(ConfigObject *self, PyObject *args, PyObject *kwds)
     static char *kwlist[] = {"data", "version", NULL};
     PyObject *obj;
     int version = ZKR_CONFIG_ANY;
-    const char *path = PyUnicode_AsUTF8(self->path);
+    const char *path = PyUnicode_AsUTF8(self->base.path);
 
     if (path == NULL ||
         !PyArg_ParseTupleAndKeywords(args, kwds, "O|O&:push", kwlist, &obj,
                                      version_arg, &version)) {
         return NULL;
     }
-    return push(self->client, path, obj, version);
+    return push(self->base.client, path, obj, version);
 }
 
-/* ---- lifetime ------------------------------------------------------------- */
-
-static void
-config_close_impl(ConfigObject *self)
-{
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        PyErr_Clear();
-        return;
-    }
-    self->listening = 0;
-    zkrpy_guard_close(&self->guard);
-    zkrpy_guard_leave(&self->guard);
-}
-
-static PyObject *
-config_close(ConfigObject *self, PyObject *unused)
-{
-    config_close_impl(self);
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-config_enter(ConfigObject *self, PyObject *unused)
-{
-    if (self->guard.handle == NULL || self->guard.closing) {
-        return zkrpy_raise(ZKR_ECLOSED, config_path(self));
-    }
-    return Py_NewRef(self);
-}
-
-static PyObject *
-config_exit(ConfigObject *self, PyObject *args)
-{
-    config_close_impl(self);
-    Py_RETURN_FALSE;
-}
-
-static PyObject *
-config_get_path(ConfigObject *self, void *closure)
-{
-    return Py_NewRef(self->path);
-}
-
-static PyObject *
-config_get_closed(ConfigObject *self, void *closure)
-{
-    return PyBool_FromLong(self->guard.handle == NULL || self->guard.closing);
-}
-
-static PyObject *
-config_repr(ConfigObject *self)
-{
-    return PyUnicode_FromFormat("<zkr.Config path=%R%s>", self->path,
-                                self->guard.handle == NULL ||
-                                        self->guard.closing
-                                    ? " closed"
-                                    : "");
-}
+/* ---- construction --------------------------------------------------------- */
 
 static PyObject *
 config_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
@@ -425,25 +289,16 @@ config_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "Os|O$pO:Config", kwlist,
                                      &client, &path, &callback, &children,
                                      &timeout) ||
-        zkrpy_timeout_ms(timeout, &ms) < 0) {
+        zkrpy_timeout_ms(timeout, &ms) < 0 ||
+        zkrpy_check_callable(callback, "callback") < 0) {
         return NULL;
     }
-    if (callback != Py_None && !PyCallable_Check(callback)) {
-        PyErr_SetString(PyExc_TypeError, "callback must be callable or None");
-        return NULL;
-    }
-    self = (ConfigObject *)type->tp_alloc(type, 0);
+    self = (ConfigObject *)zkrpy_obj_alloc(type, client, path);
     if (self == NULL) {
         return NULL;
     }
-    self->path = PyUnicode_FromString(path);
-    if (self->path == NULL) {
-        Py_DECREF(self);
-        return NULL;
-    }
-    self->client = Py_NewRef(client);
     if (callback != Py_None) {
-        self->callback = Py_NewRef(callback);
+        self->base.callback = Py_NewRef(callback);
     }
     self->children = children;
     zc = zkrpy_client_enter(client);
@@ -459,54 +314,17 @@ config_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     o.children = children;
     /* Set first: the first load may complete before zkr_config_new
      * returns, and its callback waits for the GIL. */
-    self->listening = 1;
+    self->base.listening = 1;
     Py_BEGIN_ALLOW_THREADS
     rc = zkr_config_new(zc, path, &o, &cfg);
     Py_END_ALLOW_THREADS
     zkrpy_client_leave(client);
-    if (rc != ZKR_OK) {
-        Py_DECREF(self);
-        return zkrpy_raise(rc, path);
+    if (rc == ZKR_OK) {
+        self->base.guard.handle = cfg;
+        self->base.guard.free_fn = config_free_native;
+        rc = wait_synced_impl(self, ms);
     }
-    self->guard.handle = cfg;
-    self->guard.free_fn = config_free_native;
-    rc = wait_synced_impl(self, ms);
-    if (rc != ZKR_OK) {
-        if (rc != ZKRPY_RAISED) {
-            zkrpy_raise(rc, path);
-        }
-        Py_DECREF(self);
-        return NULL;
-    }
-    return (PyObject *)self;
-}
-
-static int
-config_traverse(ConfigObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->client);
-    Py_VISIT(self->callback);
-    return 0;
-}
-
-static int
-config_clear(ConfigObject *self)
-{
-    self->listening = 0;
-    Py_CLEAR(self->callback);
-    return 0;
-}
-
-static void
-config_dealloc(ConfigObject *self)
-{
-    PyObject_GC_UnTrack(self);
-    self->listening = 0;
-    zkrpy_guard_close(&self->guard);
-    config_clear(self);
-    Py_CLEAR(self->client);
-    Py_CLEAR(self->path);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    return zkrpy_obj_or_raise((PyObject *)self, rc);
 }
 
 static PyMethodDef config_methods[] = {
@@ -531,11 +349,11 @@ static PyMethodDef config_methods[] = {
      PyDoc_STR("wait_synced($self, /, timeout=None)\n--\n\n"
                "Wait until the cache has loaded once: True, or False on "
                "timeout. The constructor waits already.")},
-    {"close", (PyCFunction)config_close, METH_NOARGS,
+    {"close", zkrpy_obj_close, METH_NOARGS,
      PyDoc_STR("close($self, /)\n--\n\n"
                "Stop watching; no callback runs after. Idempotent.")},
-    {"__enter__", (PyCFunction)config_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)config_exit, METH_VARARGS, NULL},
+    {"__enter__", zkrpy_obj_enter, METH_NOARGS, NULL},
+    {"__exit__", zkrpy_obj_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -543,13 +361,14 @@ static PyGetSetDef config_getset[] = {
     {"value", (getter)config_get_value, NULL,
      "The cached data (bytes), or None when the node does not exist.",
      NULL},
-    {"version", (getter)config_get_version, NULL,
+    {"version", (getter)config_get_stat, NULL,
      "The cached data version, or None when the node does not exist.",
      NULL},
     {"stat", (getter)config_get_stat, NULL,
-     "The cached zkr.Stat, or None when the node does not exist.", NULL},
-    {"path", (getter)config_get_path, NULL, "The node path.", NULL},
-    {"closed", (getter)config_get_closed, NULL, "True after close().", NULL},
+     "The cached zkr.Stat, or None when the node does not exist.",
+     (void *)"stat"},
+    {"path", zkrpy_obj_get_path, NULL, "The node path.", NULL},
+    {"closed", zkrpy_obj_get_closed, NULL, "True after close().", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -576,10 +395,10 @@ PyTypeObject zkrpy_ConfigType = {
         "zkr calls made there raise Deadlock. A context manager that "
         "closes."),
     .tp_new = config_new,
-    .tp_dealloc = (destructor)config_dealloc,
-    .tp_traverse = (traverseproc)config_traverse,
-    .tp_clear = (inquiry)config_clear,
-    .tp_repr = (reprfunc)config_repr,
+    .tp_dealloc = zkrpy_obj_dealloc,
+    .tp_traverse = zkrpy_obj_traverse,
+    .tp_clear = zkrpy_obj_clear,
+    .tp_repr = zkrpy_obj_repr,
     .tp_methods = config_methods,
     .tp_getset = config_getset,
 };

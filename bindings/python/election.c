@@ -4,13 +4,9 @@
 #include "zkrmodule.h"
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *client;       /* zkr.Client: keeps the session alive */
-    zkrpy_guard_t guard;    /* handle: zkr_election_t * */
-    PyObject *path;         /* str */
+    zkrpy_obj_t base;       /* handle: zkr_election_t * */
     PyObject *on_leader;    /* callable or NULL */
     PyObject *on_lost;      /* callable or NULL */
-    int listening;          /* the native callbacks may call into Python */
 } ElectionObject;
 
 static PyStructSequence_Field participant_fields[] = {
@@ -37,16 +33,10 @@ election_free_native(void *handle, void *owner)
     zkr_election_free(handle);
 }
 
-static const char *
-election_path(ElectionObject *self)
+static int
+resign_native(void *handle)
 {
-    const char *p = PyUnicode_AsUTF8(self->path);
-
-    if (p == NULL) {
-        PyErr_Clear();
-        return "?";
-    }
-    return p;
+    return zkr_election_resign(handle);
 }
 
 /* ---- callbacks -------------------------------------------------------------
@@ -59,38 +49,16 @@ on_leader_cb(zkr_election_t *e, int status, void *ctx)
 {
     ElectionObject *self = ctx;
     int64_t token = zkr_election_token(e); /* before taking the GIL */
-    zkrpy_cbstate_t st;
 
-    if (!zkrpy_cb_enter((PyObject *)self, &self->guard, &self->listening,
-                        &st)) {
-        return;
-    }
-    if (self->on_leader != NULL) {
-        PyObject *fn = Py_NewRef(self->on_leader);
-
-        zkrpy_cb_call(fn, Py_BuildValue("(L)", (long long)token));
-        Py_DECREF(fn);
-    }
-    zkrpy_cb_leave((PyObject *)self, &self->guard, &st);
+    zkrpy_obj_notify(&self->base, &self->on_leader, "(L)", (long long)token);
 }
 
 static void
 on_lost_cb(zkr_election_t *e, int status, void *ctx)
 {
     ElectionObject *self = ctx;
-    zkrpy_cbstate_t st;
 
-    if (!zkrpy_cb_enter((PyObject *)self, &self->guard, &self->listening,
-                        &st)) {
-        return;
-    }
-    if (self->on_lost != NULL) {
-        PyObject *fn = Py_NewRef(self->on_lost);
-
-        zkrpy_cb_call(fn, Py_BuildValue("(i)", status));
-        Py_DECREF(fn);
-    }
-    zkrpy_cb_leave((PyObject *)self, &self->guard, &st);
+    zkrpy_obj_notify(&self->base, &self->on_lost, "(i)", status);
 }
 
 /* ---- join ------------------------------------------------------------------
@@ -117,41 +85,34 @@ join_done(zkr_election_t *e, int status, void *ctx)
     zkrpy_waiter_signal(ctx, status);
 }
 
+static int
+start_join(void *e, zkrpy_waiter_t *w)
+{
+    return zkr_election_join_async(e, join_done, w);
+}
+
 /* Returns the zkr status (ZKR_ETIMEDOUT: not joined in time, and not a
- * candidate), or ZKRPY_RAISED. */
+ * candidate; ZKR_ECLOSED: closed meanwhile), or ZKRPY_RAISED. */
 static int
 join_impl(ElectionObject *self, int timeout_ms)
 {
-    zkrpy_waiter_t *w;
+    zkrpy_guard_t *g = &self->base.guard;
     join_cancel_t jc;
-    int rc, interrupted = 0, closing;
+    int rc, interrupted, closing;
 
     if (zkrpy_in_callback()) {
-        zkrpy_raise(ZKR_EDEADLK, election_path(self));
+        zkrpy_raise_at(ZKR_EDEADLK, self->base.path);
         return ZKRPY_RAISED;
     }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
+    if (zkrpy_guard_enter(g) < 0) {
         return ZKRPY_RAISED;
     }
-    jc.e = self->guard.handle;
+    jc.e = g->handle;
     jc.canceled = 0;
-    w = zkrpy_waiter_new();
-    if (w == NULL) {
-        zkrpy_guard_leave(&self->guard);
-        return ZKRPY_RAISED;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_election_join_async(jc.e, join_done, w);
-    Py_END_ALLOW_THREADS
-    if (rc == ZKR_OK) {
-        rc = zkrpy_wait(w, timeout_ms, cancel_join, &jc, &interrupted);
-    }
-    else {
-        zkrpy_waiter_unref(w); /* the callback's: it will not run */
-    }
-    zkrpy_waiter_unref(w);
-    closing = self->guard.closing;
-    zkrpy_guard_leave(&self->guard);
+    rc = zkrpy_async_wait(start_join, jc.e, timeout_ms, cancel_join, &jc,
+                          &interrupted);
+    closing = g->closing;
+    zkrpy_guard_leave(g);
     if (interrupted) {
         return ZKRPY_RAISED;
     }
@@ -159,37 +120,18 @@ join_impl(ElectionObject *self, int timeout_ms)
         (rc == ZKR_OK || rc == ZKR_ECANCELED || rc == ZKR_ETIMEDOUT)) {
         return ZKR_ETIMEDOUT;
     }
-    if (closing ||
-        (rc == ZKR_ECANCELED && zkrpy_client_closed(self->client))) {
-        zkrpy_raise(ZKR_ECLOSED, election_path(self));
-        return ZKRPY_RAISED;
-    }
-    return rc;
+    return zkrpy_closed_status(rc, closing, self->base.client);
 }
 
 static PyObject *
 election_join(ElectionObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"timeout", NULL};
-    PyObject *timeout = Py_None;
-    int ms, rc;
+    int ms;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:join", kwlist,
-                                     &timeout) ||
-        zkrpy_timeout_ms(timeout, &ms) < 0) {
+    if (zkrpy_timeout_arg(args, kwds, "|O:join", &ms) < 0) {
         return NULL;
     }
-    rc = join_impl(self, ms);
-    switch (rc) {
-    case ZKR_OK:
-        Py_RETURN_TRUE;
-    case ZKR_ETIMEDOUT:
-        Py_RETURN_FALSE;
-    case ZKRPY_RAISED:
-        return NULL;
-    default:
-        return zkrpy_raise(rc, election_path(self));
-    }
+    return zkrpy_wait_result(join_impl(self, ms), self->base.path);
 }
 
 /* ---- waiting for leadership ------------------------------------------- */
@@ -203,36 +145,19 @@ await_slice(void *handle, int ms, void *arg)
 static PyObject *
 election_wait_leader(ElectionObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"timeout", NULL};
-    PyObject *timeout = Py_None;
     int ms, rc, closing;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:wait_leader", kwlist,
-                                     &timeout) ||
-        zkrpy_timeout_ms(timeout, &ms) < 0) {
+    if (zkrpy_timeout_arg(args, kwds, "|O:wait_leader", &ms) < 0) {
         return NULL;
     }
-    if (ms != 0 && zkrpy_in_callback()) {
-        return zkrpy_raise(ZKR_EDEADLK, election_path(self));
+    rc = zkrpy_wait_guarded(&self->base.guard, self->base.client, ms,
+                            await_slice, NULL, self->base.path, &closing);
+    /* close() from another thread resigns: that is no NotHeld. */
+    if (closing && rc != ZKR_OK && rc != ZKR_ETIMEDOUT &&
+        rc != ZKRPY_RAISED) {
+        rc = ZKR_ECLOSED;
     }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return NULL;
-    }
-    rc = zkrpy_wait_sliced(&self->guard, self->client, ms, await_slice,
-                           NULL);
-    closing = self->guard.closing;
-    zkrpy_guard_leave(&self->guard);
-    switch (rc) {
-    case ZKR_OK:
-        Py_RETURN_TRUE;
-    case ZKR_ETIMEDOUT:
-        Py_RETURN_FALSE;
-    case ZKRPY_RAISED:
-        return NULL;
-    default:
-        /* close() from another thread resigns: that is no NotHeld. */
-        return zkrpy_raise(closing ? ZKR_ECLOSED : rc, election_path(self));
-    }
+    return zkrpy_wait_result(rc, self->base.path);
 }
 
 /* ---- other methods ---------------------------------------------------- */
@@ -242,21 +167,9 @@ election_resign(ElectionObject *self, PyObject *unused)
 {
     int rc;
 
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return NULL;
-    }
     /* on_lost may run on this thread meanwhile, taking the GIL. */
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_election_resign(self->guard.handle);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
-    if (rc == ZKR_ENOTHELD) {
-        Py_RETURN_FALSE;
-    }
-    if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, election_path(self));
-    }
-    Py_RETURN_TRUE;
+    ZKRPY_GUARDED(&self->base.guard, rc, e, zkr_election_resign(e));
+    return zkrpy_held_result(rc, self->base.path);
 }
 
 static PyObject *
@@ -266,18 +179,12 @@ election_leader(ElectionObject *self, PyObject *unused)
     PyObject *r;
     int rc;
 
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_election_leader(self->guard.handle, &id);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
+    ZKRPY_GUARDED(&self->base.guard, rc, e, zkr_election_leader(e, &id));
     if (rc == ZKR_ENONODE) {
         Py_RETURN_NONE;
     }
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, election_path(self));
+        return zkrpy_raise_at(rc, self->base.path);
     }
     r = zkrpy_str_or_none(id);
     zkr_free(id);
@@ -287,28 +194,14 @@ election_leader(ElectionObject *self, PyObject *unused)
 static PyObject *
 participant_new(const zkr_election_participant_t *p)
 {
-    PyObject *o = PyStructSequence_New(&zkrpy_ParticipantType);
     PyObject *v[5];
 
-    if (o == NULL) {
-        return NULL;
-    }
     v[0] = zkrpy_str_or_none(p->id);
     v[1] = zkrpy_str_or_none(p->node);
     v[2] = PyLong_FromLongLong(p->czxid);
     v[3] = PyLong_FromLongLong(p->owner);
     v[4] = PyBool_FromLong(p->is_leader);
-    for (int i = 0; i < 5; i++) {
-        if (v[i] == NULL) {
-            for (int j = i + 1; j < 5; j++) {
-                Py_XDECREF(v[j]);
-            }
-            Py_DECREF(o);
-            return NULL;
-        }
-        PyStructSequence_SetItem(o, i, v[i]);
-    }
-    return o;
+    return zkrpy_struct_seq(&zkrpy_ParticipantType, v, 5);
 }
 
 static PyObject *
@@ -318,15 +211,10 @@ election_participants(ElectionObject *self, PyObject *unused)
     int n = 0, rc;
     PyObject *list;
 
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_election_participants(self->guard.handle, &p, &n);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
+    ZKRPY_GUARDED(&self->base.guard, rc, e,
+                  zkr_election_participants(e, &p, &n));
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, election_path(self));
+        return zkrpy_raise_at(rc, self->base.path);
     }
     list = PyList_New(n);
     for (int i = 0; list != NULL && i < n; i++) {
@@ -342,69 +230,14 @@ election_participants(ElectionObject *self, PyObject *unused)
     return list;
 }
 
-static void
-election_close_impl(ElectionObject *self)
-{
-    zkr_election_t *e;
-
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        PyErr_Clear();
-        return;
-    }
-    e = self->guard.handle;
-    /* Resigned first, still listening: on_lost reports the end of a
-     * leadership, as after resign(). */
-    Py_BEGIN_ALLOW_THREADS
-    zkr_election_resign(e);
-    Py_END_ALLOW_THREADS
-    self->listening = 0;
-    zkrpy_guard_close(&self->guard);
-    zkrpy_guard_leave(&self->guard);
-}
-
-static PyObject *
-election_close(ElectionObject *self, PyObject *unused)
-{
-    election_close_impl(self);
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-election_enter(ElectionObject *self, PyObject *unused)
-{
-    if (self->guard.handle == NULL || self->guard.closing) {
-        return zkrpy_raise(ZKR_ECLOSED, election_path(self));
-    }
-    return Py_NewRef(self);
-}
-
-static PyObject *
-election_exit(ElectionObject *self, PyObject *args)
-{
-    election_close_impl(self);
-    Py_RETURN_FALSE;
-}
-
 /* ---- properties ------------------------------------------------------- */
-
-static int
-is_open(ElectionObject *self)
-{
-    return self->guard.handle != NULL && !self->guard.closing;
-}
 
 static PyObject *
 election_get_is_leader(ElectionObject *self, void *closure)
 {
     int v = 0;
 
-    if (is_open(self)) {
-        zkr_election_t *e = self->guard.handle;
-
-        Py_BEGIN_ALLOW_THREADS
-        v = zkr_election_is_leader(e);
-        Py_END_ALLOW_THREADS
-    }
+    ZKRPY_IF_OPEN(&self->base.guard, e, v = zkr_election_is_leader(e));
     return PyBool_FromLong(v);
 }
 
@@ -413,13 +246,7 @@ election_get_token(ElectionObject *self, void *closure)
 {
     int64_t t = 0;
 
-    if (is_open(self)) {
-        zkr_election_t *e = self->guard.handle;
-
-        Py_BEGIN_ALLOW_THREADS
-        t = zkr_election_token(e);
-        Py_END_ALLOW_THREADS
-    }
+    ZKRPY_IF_OPEN(&self->base.guard, e, t = zkr_election_token(e));
     if (t == 0) {
         Py_RETURN_NONE;
     }
@@ -432,29 +259,12 @@ election_get_node(ElectionObject *self, void *closure)
     char buf[512];
     int rc = ZKR_ENOTHELD;
 
-    if (is_open(self)) {
-        zkr_election_t *e = self->guard.handle;
-
-        Py_BEGIN_ALLOW_THREADS
-        rc = zkr_election_node(e, buf, sizeof buf);
-        Py_END_ALLOW_THREADS
-    }
+    ZKRPY_IF_OPEN(&self->base.guard, e,
+                  rc = zkr_election_node(e, buf, sizeof buf));
     if (rc != ZKR_OK) {
         Py_RETURN_NONE;
     }
     return zkrpy_str_or_none(buf);
-}
-
-static PyObject *
-election_get_path(ElectionObject *self, void *closure)
-{
-    return Py_NewRef(self->path);
-}
-
-static PyObject *
-election_get_closed(ElectionObject *self, void *closure)
-{
-    return PyBool_FromLong(!is_open(self));
 }
 
 static PyObject *
@@ -466,23 +276,15 @@ election_repr(ElectionObject *self)
         return NULL;
     }
     r = PyUnicode_FromFormat("<zkr.Election path=%R leader=%s%s>",
-                             self->path, lead == Py_True ? "True" : "False",
-                             is_open(self) ? "" : " closed");
+                             self->base.path,
+                             lead == Py_True ? "True" : "False",
+                             zkrpy_guard_open(&self->base.guard) ? ""
+                                                                 : " closed");
     Py_DECREF(lead);
     return r;
 }
 
 /* ---- construction ----------------------------------------------------- */
-
-static int
-check_callable(PyObject *fn, const char *what)
-{
-    if (fn != Py_None && !PyCallable_Check(fn)) {
-        PyErr_Format(PyExc_TypeError, "%s must be callable or None", what);
-        return -1;
-    }
-    return 0;
-}
 
 static PyObject *
 election_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
@@ -504,24 +306,21 @@ election_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                                      &on_leader, &on_lost, &join,
                                      &timeout) ||
         zkrpy_timeout_ms(timeout, &ms) < 0 ||
-        check_callable(on_leader, "on_leader") < 0 ||
-        check_callable(on_lost, "on_lost") < 0) {
+        zkrpy_check_callable(on_leader, "on_leader") < 0 ||
+        zkrpy_check_callable(on_lost, "on_lost") < 0) {
         return NULL;
     }
     if (id != NULL && (size_t)id_len != strlen(id)) {
         PyErr_SetString(PyExc_ValueError, "id must not contain NUL");
         return NULL;
     }
-    self = (ElectionObject *)type->tp_alloc(type, 0);
+    self = (ElectionObject *)zkrpy_obj_alloc(type, client, path);
     if (self == NULL) {
         return NULL;
     }
-    self->path = PyUnicode_FromString(path);
-    if (self->path == NULL) {
-        Py_DECREF(self);
-        return NULL;
-    }
-    self->client = Py_NewRef(client);
+    /* Resigned first, still listening: on_lost reports the end of a
+     * leadership, as after resign(). */
+    self->base.close_first = resign_native;
     if (on_leader != Py_None) {
         self->on_leader = Py_NewRef(on_leader);
     }
@@ -542,33 +341,23 @@ election_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     rc = zkr_election_new(zc, path, &o, &e);
     Py_END_ALLOW_THREADS
     zkrpy_client_leave(client);
-    if (rc != ZKR_OK) {
-        Py_DECREF(self);
-        return zkrpy_raise(rc, path);
-    }
-    self->guard.handle = e;
-    self->guard.free_fn = election_free_native;
-    self->listening = 1;
-    if (join) {
-        rc = join_impl(self, ms);
-        if (rc != ZKR_OK) {
-            if (rc != ZKRPY_RAISED) {
-                zkrpy_raise(rc, path);
-            }
-            Py_DECREF(self);
-            return NULL;
+    if (rc == ZKR_OK) {
+        self->base.guard.handle = e;
+        self->base.guard.free_fn = election_free_native;
+        self->base.listening = 1;
+        if (join) {
+            rc = join_impl(self, ms);
         }
     }
-    return (PyObject *)self;
+    return zkrpy_obj_or_raise((PyObject *)self, rc);
 }
 
 static int
 election_traverse(ElectionObject *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->client);
     Py_VISIT(self->on_leader);
     Py_VISIT(self->on_lost);
-    return 0;
+    return zkrpy_obj_traverse((PyObject *)self, visit, arg);
 }
 
 /* Callbacks often refer to their election: dropping them breaks the
@@ -577,22 +366,10 @@ election_traverse(ElectionObject *self, visitproc visit, void *arg)
 static int
 election_clear(ElectionObject *self)
 {
-    self->listening = 0;
+    self->base.listening = 0;
     Py_CLEAR(self->on_leader);
     Py_CLEAR(self->on_lost);
     return 0;
-}
-
-static void
-election_dealloc(ElectionObject *self)
-{
-    PyObject_GC_UnTrack(self);
-    self->listening = 0;
-    zkrpy_guard_close(&self->guard);
-    election_clear(self);
-    Py_CLEAR(self->client);
-    Py_CLEAR(self->path);
-    Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyMethodDef election_methods[] = {
@@ -626,13 +403,13 @@ static PyMethodDef election_methods[] = {
                "The candidates in order, the leader first, as "
                "zkr.Participant(id, node, token, session_id, is_leader) "
                "tuples read from the server.")},
-    {"close", (PyCFunction)election_close, METH_NOARGS,
+    {"close", zkrpy_obj_close, METH_NOARGS,
      PyDoc_STR("close($self, /)\n--\n\n"
                "Resign (on_lost runs if we led, unless close() is called "
                "from one of this election's callbacks) and free; no "
                "callback runs after. Idempotent.")},
-    {"__enter__", (PyCFunction)election_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)election_exit, METH_VARARGS, NULL},
+    {"__enter__", zkrpy_obj_enter, METH_NOARGS, NULL},
+    {"__exit__", zkrpy_obj_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -645,9 +422,8 @@ static PyGetSetDef election_getset[] = {
      "larger for every later leader), or None when not leading.", NULL},
     {"node", (getter)election_get_node, NULL,
      "Name of our node, or None.", NULL},
-    {"path", (getter)election_get_path, NULL, "The election path.", NULL},
-    {"closed", (getter)election_get_closed, NULL, "True after close().",
-     NULL},
+    {"path", zkrpy_obj_get_path, NULL, "The election path.", NULL},
+    {"closed", zkrpy_obj_get_closed, NULL, "True after close().", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -677,7 +453,7 @@ PyTypeObject zkrpy_ElectionType = {
         "made there raise Deadlock. After a lost session the candidate "
         "rejoins by itself. A context manager that closes (resigns)."),
     .tp_new = election_new,
-    .tp_dealloc = (destructor)election_dealloc,
+    .tp_dealloc = zkrpy_obj_dealloc,
     .tp_traverse = (traverseproc)election_traverse,
     .tp_clear = (inquiry)election_clear,
     .tp_repr = (reprfunc)election_repr,

@@ -17,17 +17,10 @@ typedef struct {
 } LockObject;
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *client;
-    zkrpy_guard_t guard;    /* handle: zkr_rwlock_t * */
+    zkrpy_obj_t base;       /* handle: zkr_rwlock_t * */
     PyObject *read_lock;    /* LockObject sides */
     PyObject *write_lock;
-    PyObject *path;
 } RWLockObject;
-
-/* Returned instead of a zkr status when a Python exception is set (from
- * a signal handler, MemoryError, zkr.Closed). */
-#define RAISED 1
 
 static void
 lock_free_native(void *handle, void *owner)
@@ -47,22 +40,24 @@ cancel_lock(void *handle)
     return zkr_lock_cancel(handle);
 }
 
+/* close() of a read/write lock cancels pending acquires of both sides. */
+static int
+cancel_sides(void *handle)
+{
+    zkr_lock_cancel(zkr_rwlock_read(handle));
+    return zkr_lock_cancel(zkr_rwlock_write(handle));
+}
+
 static void
 waiter_cb(zkr_lock_t *lock, int status, void *ctx)
 {
     zkrpy_waiter_signal(ctx, status);
 }
 
-static const char *
-lock_path(LockObject *self)
+static int
+start_acquire(void *lock, zkrpy_waiter_t *w)
 {
-    const char *p = PyUnicode_AsUTF8(self->path);
-
-    if (p == NULL) {
-        PyErr_Clear();
-        return "?";
-    }
-    return p;
+    return zkr_lock_acquire_async(lock, waiter_cb, w);
 }
 
 /* ---- acquire ---------------------------------------------------------------
@@ -72,9 +67,8 @@ lock_path(LockObject *self)
 static int
 acquire_wait(LockObject *self, int timeout_ms)
 {
-    zkrpy_waiter_t *w;
     zkr_lock_t *l = self->lock;
-    int rc, interrupted = 0;
+    int rc, interrupted;
 
     if (timeout_ms == 0) {
         Py_BEGIN_ALLOW_THREADS
@@ -86,20 +80,8 @@ acquire_wait(LockObject *self, int timeout_ms)
     if (zkrpy_in_callback()) {
         return ZKR_EDEADLK;
     }
-    w = zkrpy_waiter_new();
-    if (w == NULL) {
-        return RAISED;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_lock_acquire_async(l, waiter_cb, w);
-    Py_END_ALLOW_THREADS
-    if (rc == ZKR_OK) {
-        rc = zkrpy_wait(w, timeout_ms, cancel_lock, l, &interrupted);
-    }
-    else {
-        zkrpy_waiter_unref(w); /* the callback's: it will not run */
-    }
-    zkrpy_waiter_unref(w);
+    rc = zkrpy_async_wait(start_acquire, l, timeout_ms, cancel_lock, l,
+                          &interrupted);
     if (interrupted) {
         if (rc == ZKR_OK) {
             /* Granted just before the cancel: give it back. */
@@ -107,34 +89,26 @@ acquire_wait(LockObject *self, int timeout_ms)
             zkr_lock_release(l);
             Py_END_ALLOW_THREADS
         }
-        return RAISED;
+        return ZKRPY_RAISED;
     }
     return rc;
 }
 
-/* Returns the zkr status, or RAISED with an exception set. */
+/* Returns the zkr status, or ZKRPY_RAISED with an exception set.
+ * ZKR_ECLOSED: close() from another thread canceled us, or freed the lock
+ * we just got. */
 static int
 acquire_guarded(LockObject *self, int timeout_ms)
 {
     int rc, closing;
 
     if (zkrpy_guard_enter(self->guard) < 0) {
-        return RAISED;
+        return ZKRPY_RAISED;
     }
     rc = acquire_wait(self, timeout_ms);
     closing = self->guard->closing;
     zkrpy_guard_leave(self->guard);
-    if (rc == RAISED) {
-        return rc;
-    }
-    if (closing ||
-        (rc == ZKR_ECANCELED && zkrpy_client_closed(self->client))) {
-        /* close() from another thread canceled us, or freed the lock we
-         * just got. */
-        zkrpy_raise(ZKR_ECLOSED, lock_path(self));
-        return RAISED;
-    }
-    return rc;
+    return zkrpy_closed_status(rc, closing, self->client);
 }
 
 static PyObject *
@@ -146,30 +120,12 @@ lock_acquire(LockObject *self, PyObject *args, PyObject *kwds)
 
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|pO:acquire", kwlist,
                                      &blocking, &timeout) ||
-        zkrpy_timeout_ms(timeout, &ms) < 0) {
+        zkrpy_blocking_timeout(blocking, timeout, &ms) < 0) {
         return NULL;
-    }
-    if (!blocking) {
-        if (timeout != Py_None) {
-            PyErr_SetString(PyExc_ValueError,
-                            "can't specify a timeout for a non-blocking "
-                            "call");
-            return NULL;
-        }
-        ms = 0;
     }
     rc = acquire_guarded(self, ms);
-    switch (rc) {
-    case ZKR_OK:
-        Py_RETURN_TRUE;
-    case ZKR_ETIMEDOUT:
-    case ZKR_EWOULDBLOCK:
-        Py_RETURN_FALSE;
-    case RAISED:
-        return NULL;
-    default:
-        return zkrpy_raise(rc, lock_path(self));
-    }
+    return zkrpy_wait_result(rc == ZKR_EWOULDBLOCK ? ZKR_ETIMEDOUT : rc,
+                             self->path);
 }
 
 static PyObject *
@@ -191,27 +147,20 @@ lock_enter(LockObject *self, PyObject *unused)
 {
     int rc = acquire_guarded(self, self->enter_timeout_ms);
 
-    if (rc == RAISED) {
-        return NULL;
-    }
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, lock_path(self));
+        return zkrpy_raise_at(rc, self->path);
     }
     return token_or_none(self);
 }
 
+/* The sides of a read/write lock share the guard of its handle: the calls
+ * use self->lock, not the guard's handle. */
 static int
 release_guarded(LockObject *self)
 {
     int rc;
 
-    if (zkrpy_guard_enter(self->guard) < 0) {
-        return RAISED;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_lock_release(self->lock);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(self->guard);
+    ZKRPY_GUARDED(self->guard, rc, h, zkr_lock_release(self->lock));
     return rc;
 }
 
@@ -220,11 +169,8 @@ lock_release(LockObject *self, PyObject *unused)
 {
     int rc = release_guarded(self);
 
-    if (rc == RAISED) {
-        return NULL;
-    }
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, lock_path(self));
+        return zkrpy_raise_at(rc, self->path);
     }
     Py_RETURN_NONE;
 }
@@ -237,11 +183,11 @@ lock_exit(LockObject *self, PyObject *args)
 {
     int rc = release_guarded(self);
 
-    if (rc == RAISED) {
+    if (rc == ZKRPY_RAISED) {
         PyErr_Clear();
     }
     else if (rc != ZKR_OK && rc != ZKR_ENOTHELD) {
-        return zkrpy_raise(rc, lock_path(self));
+        return zkrpy_raise_at(rc, self->path);
     }
     Py_RETURN_FALSE;
 }
@@ -251,41 +197,19 @@ lock_cancel(LockObject *self, PyObject *unused)
 {
     int rc;
 
-    if (zkrpy_guard_enter(self->guard) < 0) {
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_lock_cancel(self->lock);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(self->guard);
-    if (rc == ZKR_ENOTHELD) {
-        Py_RETURN_FALSE;
-    }
-    if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, lock_path(self));
-    }
-    Py_RETURN_TRUE;
+    ZKRPY_GUARDED(self->guard, rc, h, zkr_lock_cancel(self->lock));
+    return zkrpy_held_result(rc, self->path);
 }
-
-static PyObject *rwlock_close_impl(RWLockObject *rw);
 
 static PyObject *
 lock_close(LockObject *self, PyObject *unused)
 {
     if (self->owner != NULL) {
-        return rwlock_close_impl((RWLockObject *)self->owner);
+        return zkrpy_obj_close(self->owner, NULL);
     }
-    /* Entered so that the free waits for this call; a pending acquire in
-     * another thread is canceled and its thread frees the lock. */
-    if (zkrpy_guard_enter(self->guard) < 0) {
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    zkrpy_guard_close(self->guard);
-    Py_BEGIN_ALLOW_THREADS
-    zkr_lock_cancel(self->lock);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(self->guard);
+    /* A pending acquire in another thread is canceled and its thread
+     * frees the lock. */
+    zkrpy_guard_shutdown(self->guard, NULL, NULL, cancel_lock);
     Py_RETURN_NONE;
 }
 
@@ -340,30 +264,38 @@ lock_repr(LockObject *self)
                                 self->path, held ? "True" : "False");
 }
 
-static PyObject *
-lock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+/* What the constructors of Lock and RWLock parse. */
+typedef struct {
+    PyObject *client;
+    const char *path;
+    int timeout_ms;
+} lock_args_t;
+
+/* Parses (client, path, data=None, reentrant=True, timeout=None) with fmt
+ * and makes the native lock: a zkr_rwlock_t when rw is set, else a
+ * zkr_lock_t. Returns it, or NULL with an exception set. */
+static void *
+native_new(PyObject *args, PyObject *kwds, const char *fmt, int rw,
+           lock_args_t *a)
 {
     static char *kwlist[] = {"client", "path", "data", "reentrant",
                              "timeout", NULL};
-    PyObject *client, *data = Py_None, *timeout = Py_None;
-    const char *path;
-    int reentrant = 1, ms, rc;
+    PyObject *data = Py_None, *timeout = Py_None;
+    int reentrant = 1, rc;
     Py_buffer view;
     zkr_lock_opts_t o;
     zkr_lock_t *l = NULL;
+    zkr_rwlock_t *h = NULL;
     zkr_client_t *zc;
-    LockObject *self;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Os|OpO:Lock", kwlist,
-                                     &client, &path, &data, &reentrant,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &a->client,
+                                     &a->path, &data, &reentrant,
                                      &timeout) ||
-        zkrpy_timeout_ms(timeout, &ms) < 0 ||
-        zkrpy_get_data(data, &view) < 0) {
+        zkrpy_timeout_ms(timeout, &a->timeout_ms) < 0) {
         return NULL;
     }
-    zc = zkrpy_client_enter(client);
+    zc = zkrpy_client_enter_data(a->client, data, &view);
     if (zc == NULL) {
-        PyBuffer_Release(&view);
         return NULL;
     }
     zkr_lock_opts_init(&o);
@@ -371,16 +303,30 @@ lock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     o.data_len = (size_t)view.len;
     o.reentrant = reentrant;
     Py_BEGIN_ALLOW_THREADS
-    rc = zkr_lock_new(zc, path, &o, &l);
+    rc = rw ? zkr_rwlock_new(zc, a->path, &o, &h)
+            : zkr_lock_new(zc, a->path, &o, &l);
     Py_END_ALLOW_THREADS
-    zkrpy_client_leave(client);
-    PyBuffer_Release(&view);
+    zkrpy_client_leave_data(a->client, &view);
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, path);
+        zkrpy_raise(rc, a->path);
+        return NULL;
+    }
+    return rw ? (void *)h : (void *)l;
+}
+
+static PyObject *
+lock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    lock_args_t a;
+    zkr_lock_t *l = native_new(args, kwds, "Os|OpO:Lock", 0, &a);
+    LockObject *self;
+
+    if (l == NULL) {
+        return NULL;
     }
     self = (LockObject *)type->tp_alloc(type, 0);
     if (self != NULL) {
-        self->path = PyUnicode_FromString(path);
+        self->path = PyUnicode_FromString(a.path);
     }
     if (self == NULL || self->path == NULL) {
         Py_BEGIN_ALLOW_THREADS
@@ -389,13 +335,13 @@ lock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         Py_XDECREF(self);
         return NULL;
     }
-    self->client = Py_NewRef(client);
+    self->client = Py_NewRef(a.client);
     self->lock = l;
     self->own.handle = l;
     self->own.free_fn = lock_free_native;
     self->guard = &self->own;
     self->kind = "";
-    self->enter_timeout_ms = ms;
+    self->enter_timeout_ms = a.timeout_ms;
     return (PyObject *)self;
 }
 
@@ -493,12 +439,12 @@ side_new(RWLockObject *rw, zkr_lock_t *l, const char *kind, int ms)
     if (side == NULL) {
         return NULL;
     }
-    side->client = Py_NewRef(rw->client);
+    side->client = Py_NewRef(rw->base.client);
     side->owner = Py_NewRef(rw);
     side->lock = l;
     memset(&side->own, 0, sizeof side->own);
-    side->guard = &rw->guard;
-    side->path = Py_NewRef(rw->path);
+    side->guard = &rw->base.guard;
+    side->path = Py_NewRef(rw->base.path);
     side->kind = kind;
     side->enter_timeout_ms = ms;
     PyObject_GC_Track(side);
@@ -506,83 +452,22 @@ side_new(RWLockObject *rw, zkr_lock_t *l, const char *kind, int ms)
 }
 
 static PyObject *
-rwlock_close_impl(RWLockObject *rw)
-{
-    zkr_rwlock_t *h;
-
-    if (zkrpy_guard_enter(&rw->guard) < 0) {
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    h = rw->guard.handle;
-    zkrpy_guard_close(&rw->guard);
-    Py_BEGIN_ALLOW_THREADS
-    zkr_lock_cancel(zkr_rwlock_read(h));
-    zkr_lock_cancel(zkr_rwlock_write(h));
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&rw->guard);
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-rwlock_close(RWLockObject *self, PyObject *unused)
-{
-    return rwlock_close_impl(self);
-}
-
-static PyObject *
 rwlock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"client", "path", "data", "reentrant",
-                             "timeout", NULL};
-    PyObject *client, *data = Py_None, *timeout = Py_None;
-    const char *path;
-    int reentrant = 1, ms, rc;
-    Py_buffer view;
-    zkr_lock_opts_t o;
-    zkr_rwlock_t *h = NULL;
-    zkr_client_t *zc;
+    lock_args_t a;
+    zkr_rwlock_t *h = native_new(args, kwds, "Os|OpO:RWLock", 1, &a);
     RWLockObject *self;
+    int ms = a.timeout_ms;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Os|OpO:RWLock", kwlist,
-                                     &client, &path, &data, &reentrant,
-                                     &timeout) ||
-        zkrpy_timeout_ms(timeout, &ms) < 0 ||
-        zkrpy_get_data(data, &view) < 0) {
+    if (h == NULL) {
         return NULL;
     }
-    zc = zkrpy_client_enter(client);
-    if (zc == NULL) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    zkr_lock_opts_init(&o);
-    o.data = view.buf;
-    o.data_len = (size_t)view.len;
-    o.reentrant = reentrant;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_rwlock_new(zc, path, &o, &h);
-    Py_END_ALLOW_THREADS
-    zkrpy_client_leave(client);
-    PyBuffer_Release(&view);
-    if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, path);
-    }
-    self = (RWLockObject *)type->tp_alloc(type, 0);
+    self = (RWLockObject *)zkrpy_obj_adopt(type, a.client, a.path, h,
+                                           rwlock_free_native);
     if (self == NULL) {
-        Py_BEGIN_ALLOW_THREADS
-        zkr_rwlock_free(h);
-        Py_END_ALLOW_THREADS
         return NULL;
     }
-    self->client = Py_NewRef(client);
-    self->guard.handle = h;
-    self->guard.free_fn = rwlock_free_native;
-    self->path = PyUnicode_FromString(path);
-    if (self->path == NULL) {
-        Py_DECREF(self);
-        return NULL;
-    }
+    self->base.close_wake = cancel_sides;
     self->read_lock = side_new(self, zkr_rwlock_read(h), " read side", ms);
     self->write_lock = side_new(self, zkr_rwlock_write(h), " write side",
                                 ms);
@@ -596,31 +481,19 @@ rwlock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static int
 rwlock_traverse(RWLockObject *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->client);
     Py_VISIT(self->read_lock);
     Py_VISIT(self->write_lock);
-    return 0;
+    return zkrpy_obj_traverse((PyObject *)self, visit, arg);
 }
 
-/* The sides refer back to the RWLock: dropping them breaks the cycle. */
+/* The sides refer back to the RWLock: dropping them breaks the cycle. A
+ * side holds a reference to us, so none is left at deallocation. */
 static int
 rwlock_clear(RWLockObject *self)
 {
     Py_CLEAR(self->read_lock);
     Py_CLEAR(self->write_lock);
     return 0;
-}
-
-static void
-rwlock_dealloc(RWLockObject *self)
-{
-    PyObject_GC_UnTrack(self);
-    /* A side holds a reference to us, so none is left by now. */
-    rwlock_clear(self);
-    zkrpy_guard_close(&self->guard);
-    Py_CLEAR(self->client);
-    Py_CLEAR(self->path);
-    Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyObject *
@@ -635,25 +508,13 @@ rwlock_get_side(RWLockObject *self, void *closure)
 }
 
 static PyObject *
-rwlock_get_path(RWLockObject *self, void *closure)
-{
-    return Py_NewRef(self->path);
-}
-
-static PyObject *
-rwlock_get_closed(RWLockObject *self, void *closure)
-{
-    return PyBool_FromLong(self->guard.handle == NULL || self->guard.closing);
-}
-
-static PyObject *
 rwlock_repr(RWLockObject *self)
 {
-    return PyUnicode_FromFormat("<zkr.RWLock path=%R>", self->path);
+    return PyUnicode_FromFormat("<zkr.RWLock path=%R>", self->base.path);
 }
 
 static PyMethodDef rwlock_methods[] = {
-    {"close", (PyCFunction)rwlock_close, METH_NOARGS,
+    {"close", zkrpy_obj_close, METH_NOARGS,
      PyDoc_STR("close($self, /)\n--\n\n"
                "Release and free both sides.")},
     {NULL, NULL, 0, NULL},
@@ -666,8 +527,8 @@ static PyGetSetDef rwlock_getset[] = {
     {"write_lock", (getter)rwlock_get_side, NULL,
      "The exclusive side, a zkr.Lock: it waits for everybody earlier.",
      (void *)"w"},
-    {"path", (getter)rwlock_get_path, NULL, "The lock path.", NULL},
-    {"closed", (getter)rwlock_get_closed, NULL, "True after close().", NULL},
+    {"path", zkrpy_obj_get_path, NULL, "The lock path.", NULL},
+    {"closed", zkrpy_obj_get_closed, NULL, "True after close().", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -683,7 +544,7 @@ PyTypeObject zkrpy_RWLockType = {
         "layout; usually made with client.RWLock(path). Use its "
         "read_lock and write_lock like zkr.Lock objects."),
     .tp_new = rwlock_new,
-    .tp_dealloc = (destructor)rwlock_dealloc,
+    .tp_dealloc = zkrpy_obj_dealloc,
     .tp_traverse = (traverseproc)rwlock_traverse,
     .tp_clear = (inquiry)rwlock_clear,
     .tp_repr = (reprfunc)rwlock_repr,

@@ -6,10 +6,7 @@
 #include <limits.h>
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *client;       /* zkr.Client: keeps the session alive */
-    zkrpy_guard_t guard;    /* handle: zkr_queue_t * */
-    PyObject *path;         /* str */
+    zkrpy_obj_t base;       /* handle: zkr_queue_t * */
     int shards;
     int prefetch;
 } QueueObject;
@@ -28,49 +25,10 @@ queue_free_native(void *handle, void *owner)
     zkr_queue_free(handle);
 }
 
-static const char *
-queue_path(QueueObject *self)
-{
-    const char *p = PyUnicode_AsUTF8(self->path);
-
-    if (p == NULL) {
-        PyErr_Clear();
-        return "?";
-    }
-    return p;
-}
-
-/* "blocking=False" and "timeout" as Lock.acquire takes them. */
 static int
-blocking_timeout(int blocking, PyObject *timeout, int *ms)
+cancel_queue(void *handle)
 {
-    if (zkrpy_timeout_ms(timeout, ms) < 0) {
-        return -1;
-    }
-    if (!blocking) {
-        if (timeout != Py_None) {
-            PyErr_SetString(PyExc_ValueError,
-                            "can't specify a timeout for a non-blocking "
-                            "call");
-            return -1;
-        }
-        *ms = 0;
-    }
-    return 0;
-}
-
-/* Turns the status of a take into an exception; the queue was left. */
-static PyObject *
-take_error(QueueObject *self, int rc, int closing)
-{
-    if (rc == ZKRPY_RAISED) {
-        return NULL;
-    }
-    if (rc == ZKR_ECLOSED || closing ||
-        (rc == ZKR_ECANCELED && zkrpy_client_closed(self->client))) {
-        return zkrpy_raise(ZKR_ECLOSED, queue_path(self));
-    }
-    return zkrpy_raise(rc, queue_path(self));
+    return zkr_queue_cancel(handle);
 }
 
 /* ---- take ------------------------------------------------------------------
@@ -78,6 +36,46 @@ take_error(QueueObject *self, int rc, int closing)
  * zkr_queue_cancel would end the takes of every thread using this queue,
  * while a timed-out zkr_queue_take withdraws its own request only, and
  * keeps an item claimed for it meanwhile for the next take. */
+
+/* take() and take_lease(): parses (blocking, timeout) with fmt, waits with
+ * slice(handle, ms, out), and returns what result(self, out) makes of a
+ * take (called inside the guard), or None when nothing came in time. */
+static PyObject *
+take_common(QueueObject *self, PyObject *args, PyObject *kwds,
+            const char *fmt, int (*slice)(void *handle, int ms, void *out),
+            void *out, PyObject *(*result)(QueueObject *self, void *out))
+{
+    static char *kwlist[] = {"blocking", "timeout", NULL};
+    zkrpy_guard_t *g = &self->base.guard;
+    int blocking = 1, ms, rc, closing;
+    PyObject *timeout = Py_None, *r = NULL;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &blocking,
+                                     &timeout) ||
+        zkrpy_blocking_timeout(blocking, timeout, &ms) < 0) {
+        return NULL;
+    }
+    if (ms != 0 && zkrpy_in_callback()) {
+        return zkrpy_raise_at(ZKR_EDEADLK, self->base.path);
+    }
+    if (zkrpy_guard_enter(g) < 0) {
+        return NULL;
+    }
+    rc = zkrpy_wait_sliced(g, self->base.client, ms, slice, out);
+    if (rc == ZKR_OK) {
+        r = result(self, out);
+    }
+    closing = g->closing;
+    zkrpy_guard_leave(g);
+    if (rc == ZKR_OK) {
+        return r; /* taken before a close(): it is the caller's */
+    }
+    if (rc == ZKR_ETIMEDOUT || rc == ZKR_EWOULDBLOCK) {
+        Py_RETURN_NONE;
+    }
+    return zkrpy_raise_at(zkrpy_closed_status(rc, closing, self->base.client),
+                          self->base.path);
+}
 
 typedef struct {
     char *data;
@@ -92,86 +90,55 @@ take_slice(void *handle, int ms, void *arg)
     return zkr_queue_take(handle, ms, &o->data, &o->len);
 }
 
+static PyObject *
+take_result(QueueObject *self, void *arg)
+{
+    take_out_t *o = arg;
+    PyObject *r = zkrpy_bytes(o->data, o->len);
+
+    if (r == NULL) {
+        /* The item is ours alone: give it back rather than lose it. */
+        zkr_queue_t *q = self->base.guard.handle;
+
+        Py_BEGIN_ALLOW_THREADS
+        zkr_queue_put(q, o->data, o->len);
+        Py_END_ALLOW_THREADS
+    }
+    zkr_free(o->data);
+    return r;
+}
+
+static PyObject *
+queue_take(QueueObject *self, PyObject *args, PyObject *kwds)
+{
+    take_out_t o = {NULL, 0};
+
+    return take_common(self, args, kwds, "|pO:take", take_slice, &o,
+                       take_result);
+}
+
 static int
 lease_slice(void *handle, int ms, void *arg)
 {
     return zkr_queue_take_lease(handle, ms, arg);
 }
 
-static PyObject *
-queue_take(QueueObject *self, PyObject *args, PyObject *kwds)
-{
-    static char *kwlist[] = {"blocking", "timeout", NULL};
-    int blocking = 1, ms, rc, closing;
-    PyObject *timeout = Py_None, *r = NULL;
-    take_out_t o = {NULL, 0};
-
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|pO:take", kwlist,
-                                     &blocking, &timeout) ||
-        blocking_timeout(blocking, timeout, &ms) < 0) {
-        return NULL;
-    }
-    if (ms != 0 && zkrpy_in_callback()) {
-        return zkrpy_raise(ZKR_EDEADLK, queue_path(self));
-    }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return NULL;
-    }
-    rc = zkrpy_wait_sliced(&self->guard, self->client, ms, take_slice, &o);
-    if (rc == ZKR_OK) {
-        r = PyBytes_FromStringAndSize(o.data != NULL ? o.data : "",
-                                      (Py_ssize_t)o.len);
-        if (r == NULL) {
-            /* The item is ours alone: give it back rather than lose it. */
-            Py_BEGIN_ALLOW_THREADS
-            zkr_queue_put(self->guard.handle, o.data, o.len);
-            Py_END_ALLOW_THREADS
-        }
-        zkr_free(o.data);
-    }
-    closing = self->guard.closing;
-    zkrpy_guard_leave(&self->guard);
-    if (rc == ZKR_OK) {
-        return r; /* taken before a close(): it is the caller's */
-    }
-    if (rc == ZKR_ETIMEDOUT || rc == ZKR_EWOULDBLOCK) {
-        Py_RETURN_NONE;
-    }
-    return take_error(self, rc, closing);
-}
-
 static PyObject *lease_new(QueueObject *queue, zkr_queue_lease_t *l);
+
+/* A lease outlives its queue handle. */
+static PyObject *
+lease_result(QueueObject *self, void *arg)
+{
+    return lease_new(self, *(zkr_queue_lease_t **)arg);
+}
 
 static PyObject *
 queue_take_lease(QueueObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"blocking", "timeout", NULL};
-    int blocking = 1, ms, rc, closing;
-    PyObject *timeout = Py_None;
     zkr_queue_lease_t *l = NULL;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|pO:take_lease", kwlist,
-                                     &blocking, &timeout) ||
-        blocking_timeout(blocking, timeout, &ms) < 0) {
-        return NULL;
-    }
-    if (ms != 0 && zkrpy_in_callback()) {
-        return zkrpy_raise(ZKR_EDEADLK, queue_path(self));
-    }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return NULL;
-    }
-    rc = zkrpy_wait_sliced(&self->guard, self->client, ms, lease_slice, &l);
-    closing = self->guard.closing;
-    zkrpy_guard_leave(&self->guard);
-    if (rc == ZKR_OK) {
-        /* A lease outlives its queue handle. */
-        return lease_new(self, l);
-    }
-    if (rc == ZKR_ETIMEDOUT || rc == ZKR_EWOULDBLOCK) {
-        Py_RETURN_NONE;
-    }
-    return take_error(self, rc, closing);
+    return take_common(self, args, kwds, "|pO:take_lease", lease_slice, &l,
+                       lease_result);
 }
 
 /* ---- put, peek, size ------------------------------------------------------ */
@@ -194,17 +161,11 @@ queue_put(QueueObject *self, PyObject *args, PyObject *kwds)
     if (zkrpy_get_data(obj, &view) < 0) {
         return NULL;
     }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_queue_put(self->guard.handle, view.buf, (size_t)view.len);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
+    ZKRPY_GUARDED(&self->base.guard, rc, q,
+                  zkr_queue_put(q, view.buf, (size_t)view.len));
     PyBuffer_Release(&view);
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, queue_path(self));
+        return zkrpy_raise_at(rc, self->base.path);
     }
     Py_RETURN_NONE;
 }
@@ -235,7 +196,7 @@ queue_put_batch(QueueObject *self, PyObject *args, PyObject *kwds)
     }
     if (n > INT_MAX) {
         Py_DECREF(seq);
-        return zkrpy_raise(ZKR_ETOOBIG, queue_path(self));
+        return zkrpy_raise_at(ZKR_ETOOBIG, self->base.path);
     }
     views = PyMem_Calloc((size_t)n, sizeof *views);
     bufs = PyMem_Calloc((size_t)n, sizeof *bufs);
@@ -259,15 +220,10 @@ queue_put_batch(QueueObject *self, PyObject *args, PyObject *kwds)
         bufs[got] = views[got].buf != NULL ? views[got].buf : "";
         lens[got] = (size_t)views[got].len;
     }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        goto done;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_queue_put_batch(self->guard.handle, bufs, lens, (int)n);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
+    ZKRPY_GUARDED(&self->base.guard, rc, q,
+                  zkr_queue_put_batch(q, bufs, lens, (int)n));
     if (rc != ZKR_OK) {
-        zkrpy_raise(rc, queue_path(self));
+        zkrpy_raise_at(rc, self->base.path);
     }
 done:
     for (Py_ssize_t i = 0; i < got; i++) {
@@ -291,20 +247,14 @@ queue_peek(QueueObject *self, PyObject *unused)
     PyObject *r;
     int rc;
 
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_queue_peek(self->guard.handle, &data, &len);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
+    ZKRPY_GUARDED(&self->base.guard, rc, q, zkr_queue_peek(q, &data, &len));
     if (rc == ZKR_ENONODE) {
         Py_RETURN_NONE;
     }
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, queue_path(self));
+        return zkrpy_raise_at(rc, self->base.path);
     }
-    r = PyBytes_FromStringAndSize(data != NULL ? data : "", (Py_ssize_t)len);
+    r = zkrpy_bytes(data, len);
     zkr_free(data);
     return r;
 }
@@ -316,15 +266,9 @@ queue_count(QueueObject *self)
     size_t n = 0;
     int rc;
 
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return -1;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_queue_size(self->guard.handle, &n);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
+    ZKRPY_GUARDED(&self->base.guard, rc, q, zkr_queue_size(q, &n));
     if (rc != ZKR_OK) {
-        zkrpy_raise(rc, queue_path(self));
+        zkrpy_raise_at(rc, self->base.path);
         return -1;
     }
     return (Py_ssize_t)n;
@@ -349,68 +293,8 @@ queue_cancel(QueueObject *self, PyObject *unused)
 {
     int rc;
 
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_queue_cancel(self->guard.handle);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
-    if (rc == ZKR_ENOTHELD) {
-        Py_RETURN_FALSE;
-    }
-    if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, queue_path(self));
-    }
-    Py_RETURN_TRUE;
-}
-
-static void
-queue_close_impl(QueueObject *self)
-{
-    zkr_queue_t *q;
-
-    /* Entered so that the free waits for this call; takes pending in
-     * other threads are canceled and the last thread out frees. */
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        PyErr_Clear();
-        return;
-    }
-    q = self->guard.handle;
-    zkrpy_guard_close(&self->guard);
-    Py_BEGIN_ALLOW_THREADS
-    zkr_queue_cancel(q);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
-}
-
-static PyObject *
-queue_close(QueueObject *self, PyObject *unused)
-{
-    queue_close_impl(self);
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-queue_enter(QueueObject *self, PyObject *unused)
-{
-    if (self->guard.handle == NULL || self->guard.closing) {
-        return zkrpy_raise(ZKR_ECLOSED, queue_path(self));
-    }
-    return Py_NewRef(self);
-}
-
-static PyObject *
-queue_exit(QueueObject *self, PyObject *args)
-{
-    queue_close_impl(self);
-    Py_RETURN_FALSE;
-}
-
-static PyObject *
-queue_get_path(QueueObject *self, void *closure)
-{
-    return Py_NewRef(self->path);
+    ZKRPY_GUARDED(&self->base.guard, rc, q, zkr_queue_cancel(q));
+    return zkrpy_held_result(rc, self->base.path);
 }
 
 static PyObject *
@@ -420,20 +304,11 @@ queue_get_shards(QueueObject *self, void *closure)
 }
 
 static PyObject *
-queue_get_closed(QueueObject *self, void *closure)
-{
-    return PyBool_FromLong(self->guard.handle == NULL || self->guard.closing);
-}
-
-static PyObject *
 queue_repr(QueueObject *self)
 {
-    return PyUnicode_FromFormat("<zkr.Queue path=%R shards=%d%s>",
-                                self->path, self->shards,
-                                self->guard.handle == NULL ||
-                                        self->guard.closing
-                                    ? " closed"
-                                    : "");
+    return PyUnicode_FromFormat(
+        "<zkr.Queue path=%R shards=%d%s>", self->base.path, self->shards,
+        zkrpy_guard_open(&self->base.guard) ? "" : " closed");
 }
 
 static PyObject *
@@ -466,40 +341,16 @@ queue_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (rc != ZKR_OK) {
         return zkrpy_raise(rc, path);
     }
-    self = (QueueObject *)type->tp_alloc(type, 0);
+    self = (QueueObject *)zkrpy_obj_adopt(type, client, path, q,
+                                          queue_free_native);
     if (self != NULL) {
-        self->path = PyUnicode_FromString(path);
+        /* close() cancels the takes pending in other threads; the last
+         * thread out frees. */
+        self->base.close_wake = cancel_queue;
+        self->shards = shards;
+        self->prefetch = prefetch;
     }
-    if (self == NULL || self->path == NULL) {
-        Py_BEGIN_ALLOW_THREADS
-        zkr_queue_free(q);
-        Py_END_ALLOW_THREADS
-        Py_XDECREF(self);
-        return NULL;
-    }
-    self->client = Py_NewRef(client);
-    self->guard.handle = q;
-    self->guard.free_fn = queue_free_native;
-    self->shards = shards;
-    self->prefetch = prefetch;
     return (PyObject *)self;
-}
-
-static int
-queue_traverse(QueueObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->client);
-    return 0;
-}
-
-static void
-queue_dealloc(QueueObject *self)
-{
-    PyObject_GC_UnTrack(self);
-    zkrpy_guard_close(&self->guard);
-    Py_CLEAR(self->client);
-    Py_CLEAR(self->path);
-    Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyMethodDef queue_methods[] = {
@@ -547,21 +398,21 @@ static PyMethodDef queue_methods[] = {
      PyDoc_STR("cancel($self, /)\n--\n\n"
                "Make every take pending on this object, in other threads, "
                "raise Canceled; False if none was pending.")},
-    {"close", (PyCFunction)queue_close, METH_NOARGS,
+    {"close", zkrpy_obj_close, METH_NOARGS,
      PyDoc_STR("close($self, /)\n--\n\n"
                "Cancel pending takes (they raise Closed) and free the "
                "queue; items claimed ahead (prefetch) go back to the "
                "tail. Leases taken before stay valid. Idempotent.")},
-    {"__enter__", (PyCFunction)queue_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)queue_exit, METH_VARARGS, NULL},
+    {"__enter__", zkrpy_obj_enter, METH_NOARGS, NULL},
+    {"__exit__", zkrpy_obj_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef queue_getset[] = {
-    {"path", (getter)queue_get_path, NULL, "The queue path.", NULL},
+    {"path", zkrpy_obj_get_path, NULL, "The queue path.", NULL},
     {"shards", (getter)queue_get_shards, NULL,
      "Number of shards (0: a plain queue).", NULL},
-    {"closed", (getter)queue_get_closed, NULL, "True after close().", NULL},
+    {"closed", zkrpy_obj_get_closed, NULL, "True after close().", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -585,8 +436,8 @@ PyTypeObject zkrpy_QueueType = {
         "prefetch claims that many items ahead of the takes. The object "
         "may be shared by threads; a context manager that closes it."),
     .tp_new = queue_new,
-    .tp_dealloc = (destructor)queue_dealloc,
-    .tp_traverse = (traverseproc)queue_traverse,
+    .tp_dealloc = zkrpy_obj_dealloc,
+    .tp_traverse = zkrpy_obj_traverse,
     .tp_repr = (reprfunc)queue_repr,
     .tp_methods = queue_methods,
     .tp_getset = queue_getset,
@@ -605,8 +456,7 @@ lease_new(QueueObject *queue, zkr_queue_lease_t *l)
     if (self != NULL) {
         self->lease = l;
         self->queue = Py_NewRef(queue);
-        self->data = PyBytes_FromStringAndSize(data != NULL ? data : "",
-                                               (Py_ssize_t)len);
+        self->data = zkrpy_bytes(data, len);
         self->name = zkrpy_str_or_none(zkr_queue_lease_name(l));
         PyObject_GC_Track(self);
         if (self->data == NULL || self->name == NULL) {
@@ -621,18 +471,6 @@ lease_new(QueueObject *queue, zkr_queue_lease_t *l)
     return NULL;
 }
 
-static const char *
-lease_name(LeaseObject *self)
-{
-    const char *p = self->name != NULL ? PyUnicode_AsUTF8(self->name) : NULL;
-
-    if (p == NULL) {
-        PyErr_Clear();
-        return "?";
-    }
-    return p;
-}
-
 /* Returns the zkr status of the ack, or ZKRPY_RAISED. */
 static int
 lease_ack_impl(LeaseObject *self)
@@ -641,11 +479,11 @@ lease_ack_impl(LeaseObject *self)
     int rc;
 
     if (l == NULL) {
-        zkrpy_raise(ZKR_ENOTHELD, lease_name(self));
+        zkrpy_raise_at(ZKR_ENOTHELD, self->name);
         return ZKRPY_RAISED;
     }
     if (zkrpy_in_callback()) {
-        zkrpy_raise(ZKR_EDEADLK, lease_name(self));
+        zkrpy_raise_at(ZKR_EDEADLK, self->name);
         return ZKRPY_RAISED;
     }
     /* Taken first: another thread acking at once finds nothing. */
@@ -668,7 +506,7 @@ lease_ack(LeaseObject *self, PyObject *unused)
         return NULL;
     }
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, lease_name(self));
+        return zkrpy_raise_at(rc, self->name);
     }
     Py_RETURN_NONE;
 }
@@ -690,7 +528,7 @@ static PyObject *
 lease_nack(LeaseObject *self, PyObject *unused)
 {
     if (self->lease == NULL) {
-        return zkrpy_raise(ZKR_ENOTHELD, lease_name(self));
+        return zkrpy_raise_at(ZKR_ENOTHELD, self->name);
     }
     lease_nack_impl(self);
     Py_RETURN_NONE;
@@ -700,7 +538,7 @@ static PyObject *
 lease_enter(LeaseObject *self, PyObject *unused)
 {
     if (self->lease == NULL) {
-        return zkrpy_raise(ZKR_ENOTHELD, lease_name(self));
+        return zkrpy_raise_at(ZKR_ENOTHELD, self->name);
     }
     return Py_NewRef(self);
 }

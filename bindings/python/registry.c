@@ -7,51 +7,21 @@
 #include <limits.h>
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *client;       /* zkr.Client: keeps the session alive */
-    zkrpy_guard_t guard;    /* handle: zkr_registration_t * */
-    PyObject *path;         /* str: the registered node */
-    PyObject *on_state;     /* callable or NULL */
-    int listening;          /* the native callback may call into Python */
+    zkrpy_obj_t base;       /* handle: zkr_registration_t *; path: the
+                               registered node; callback: on_state */
 } RegistrationObject;
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *client;
-    zkrpy_guard_t guard;    /* handle: zkr_discovery_t * */
-    PyObject *path;         /* str: the watched directory */
-    PyObject *callback;     /* callable or NULL */
+    zkrpy_obj_t base;       /* handle: zkr_discovery_t *; path: the watched
+                               directory */
     int layout;
     int error;              /* last failure reported by zkr, or 0 */
-    int listening;
 } DiscoveryObject;
 
 typedef struct {
     PyObject_HEAD
     zkr_instance_t *inst;   /* a reference of our own */
 } InstanceObject;
-
-static const char *
-str_of(PyObject *s)
-{
-    const char *p = s != NULL ? PyUnicode_AsUTF8(s) : NULL;
-
-    if (p == NULL) {
-        PyErr_Clear();
-        return "?";
-    }
-    return p;
-}
-
-static int
-check_callable(PyObject *fn, const char *what)
-{
-    if (fn != Py_None && !PyCallable_Check(fn)) {
-        PyErr_Format(PyExc_TypeError, "%s must be callable or None", what);
-        return -1;
-    }
-    return 0;
-}
 
 /* ======================================================================= */
 /* Registration                                                             */
@@ -69,19 +39,8 @@ static void
 reg_state_cb(zkr_registration_t *r, int status, void *ctx)
 {
     RegistrationObject *self = ctx;
-    zkrpy_cbstate_t st;
 
-    if (!zkrpy_cb_enter((PyObject *)self, &self->guard, &self->listening,
-                        &st)) {
-        return;
-    }
-    if (self->on_state != NULL) {
-        PyObject *fn = Py_NewRef(self->on_state);
-
-        zkrpy_cb_call(fn, Py_BuildValue("(i)", status));
-        Py_DECREF(fn);
-    }
-    zkrpy_cb_leave((PyObject *)self, &self->guard, &st);
+    zkrpy_obj_notify(&self->base, &self->base.callback, "(i)", status);
 }
 
 static int
@@ -94,23 +53,12 @@ reg_wait_slice(void *handle, int ms, void *arg)
 static int
 reg_wait_impl(RegistrationObject *self, int ms)
 {
-    int rc, closing;
+    int closing;
+    int rc = zkrpy_wait_guarded(&self->base.guard, self->base.client, ms,
+                                reg_wait_slice, NULL, self->base.path,
+                                &closing);
 
-    if (ms != 0 && zkrpy_in_callback()) {
-        zkrpy_raise(ZKR_EDEADLK, str_of(self->path));
-        return ZKRPY_RAISED;
-    }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return ZKRPY_RAISED;
-    }
-    rc = zkrpy_wait_sliced(&self->guard, self->client, ms, reg_wait_slice,
-                           NULL);
-    closing = self->guard.closing;
-    zkrpy_guard_leave(&self->guard);
-    if (closing && rc != ZKRPY_RAISED) {
-        rc = ZKR_ECLOSED;
-    }
-    return rc;
+    return closing && rc != ZKRPY_RAISED ? ZKR_ECLOSED : rc;
 }
 
 typedef int (*reg_create_fn)(zkr_client_t *zc,
@@ -132,16 +80,15 @@ registration_make(PyObject *client, PyObject *on_state, int persistent,
     char buf[4200];
     int rc;
 
-    if (check_callable(on_state, "on_state") < 0) {
+    if (zkrpy_check_callable(on_state, "on_state") < 0) {
         return NULL;
     }
-    self = (RegistrationObject *)type->tp_alloc(type, 0);
+    self = (RegistrationObject *)zkrpy_obj_alloc(type, client, NULL);
     if (self == NULL) {
         return NULL;
     }
-    self->client = Py_NewRef(client);
     if (on_state != Py_None) {
-        self->on_state = Py_NewRef(on_state);
+        self->base.callback = Py_NewRef(on_state);
     }
     zc = zkrpy_client_enter(client);
     if (zc == NULL) {
@@ -156,7 +103,7 @@ registration_make(PyObject *client, PyObject *on_state, int persistent,
         o.on_state = reg_state_cb;
         o.ctx = self;
     }
-    self->listening = 1;
+    self->base.listening = 1;
     Py_BEGIN_ALLOW_THREADS
     rc = create(zc, &o, arg, &r);
     Py_END_ALLOW_THREADS
@@ -165,27 +112,20 @@ registration_make(PyObject *client, PyObject *on_state, int persistent,
         Py_DECREF(self);
         return zkrpy_raise(rc, what);
     }
-    self->guard.handle = r;
-    self->guard.free_fn = registration_free_native;
+    self->base.guard.handle = r;
+    self->base.guard.free_fn = registration_free_native;
     if (zkr_registration_path(r, buf, sizeof buf) == ZKR_OK) {
-        self->path = zkrpy_str_or_none(buf);
+        self->base.path = zkrpy_str_or_none(buf);
     }
     else {
-        self->path = PyUnicode_FromString(what);
+        self->base.path = PyUnicode_FromString(what);
     }
-    if (self->path == NULL) {
+    if (self->base.path == NULL) {
         Py_DECREF(self);
         return NULL;
     }
-    rc = reg_wait_impl(self, timeout_ms);
-    if (rc != ZKR_OK) {
-        if (rc != ZKRPY_RAISED) {
-            zkrpy_raise(rc, str_of(self->path));
-        }
-        Py_DECREF(self);
-        return NULL;
-    }
-    return (PyObject *)self;
+    return zkrpy_obj_or_raise((PyObject *)self,
+                              reg_wait_impl(self, timeout_ms));
 }
 
 /* ---- raw ------------------------------------------------------------------ */
@@ -434,26 +374,12 @@ zkrpy_register_dubbo(PyObject *client, PyObject *args, PyObject *kwds)
 static PyObject *
 registration_wait(RegistrationObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"timeout", NULL};
-    PyObject *timeout = Py_None;
-    int ms, rc;
+    int ms;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:wait", kwlist,
-                                     &timeout) ||
-        zkrpy_timeout_ms(timeout, &ms) < 0) {
+    if (zkrpy_timeout_arg(args, kwds, "|O:wait", &ms) < 0) {
         return NULL;
     }
-    rc = reg_wait_impl(self, ms);
-    switch (rc) {
-    case ZKR_OK:
-        Py_RETURN_TRUE;
-    case ZKR_ETIMEDOUT:
-        Py_RETURN_FALSE;
-    case ZKRPY_RAISED:
-        return NULL;
-    default:
-        return zkrpy_raise(rc, str_of(self->path));
-    }
+    return zkrpy_wait_result(reg_wait_impl(self, ms), self->base.path);
 }
 
 static PyObject *
@@ -470,61 +396,13 @@ registration_set_data(RegistrationObject *self, PyObject *args,
         zkrpy_get_data(obj, &view) < 0) {
         return NULL;
     }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_registration_set_data(self->guard.handle, view.buf,
-                                   (size_t)view.len);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
+    ZKRPY_GUARDED(&self->base.guard, rc, r,
+                  zkr_registration_set_data(r, view.buf, (size_t)view.len));
     PyBuffer_Release(&view);
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, str_of(self->path));
+        return zkrpy_raise_at(rc, self->base.path);
     }
     Py_RETURN_NONE;
-}
-
-static void
-registration_close_impl(RegistrationObject *self)
-{
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        PyErr_Clear();
-        return;
-    }
-    self->listening = 0;
-    zkrpy_guard_close(&self->guard);
-    zkrpy_guard_leave(&self->guard);
-}
-
-static PyObject *
-registration_close(RegistrationObject *self, PyObject *unused)
-{
-    registration_close_impl(self);
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-registration_enter(RegistrationObject *self, PyObject *unused)
-{
-    if (self->guard.handle == NULL || self->guard.closing) {
-        return zkrpy_raise(ZKR_ECLOSED, str_of(self->path));
-    }
-    return Py_NewRef(self);
-}
-
-static PyObject *
-registration_exit(RegistrationObject *self, PyObject *args)
-{
-    registration_close_impl(self);
-    Py_RETURN_FALSE;
-}
-
-static int
-reg_open(RegistrationObject *self)
-{
-    return self->guard.handle != NULL && !self->guard.closing;
 }
 
 static PyObject *
@@ -532,13 +410,8 @@ registration_get_registered(RegistrationObject *self, void *closure)
 {
     int v = 0;
 
-    if (reg_open(self)) {
-        zkr_registration_t *r = self->guard.handle;
-
-        Py_BEGIN_ALLOW_THREADS
-        v = zkr_registration_is_registered(r);
-        Py_END_ALLOW_THREADS
-    }
+    ZKRPY_IF_OPEN(&self->base.guard, r,
+                  v = zkr_registration_is_registered(r));
     return PyBool_FromLong(v);
 }
 
@@ -547,61 +420,8 @@ registration_get_count(RegistrationObject *self, void *closure)
 {
     unsigned n = 0;
 
-    if (reg_open(self)) {
-        zkr_registration_t *r = self->guard.handle;
-
-        Py_BEGIN_ALLOW_THREADS
-        n = zkr_registration_count(r);
-        Py_END_ALLOW_THREADS
-    }
+    ZKRPY_IF_OPEN(&self->base.guard, r, n = zkr_registration_count(r));
     return PyLong_FromUnsignedLong(n);
-}
-
-static PyObject *
-registration_get_path(RegistrationObject *self, void *closure)
-{
-    return Py_NewRef(self->path);
-}
-
-static PyObject *
-registration_get_closed(RegistrationObject *self, void *closure)
-{
-    return PyBool_FromLong(!reg_open(self));
-}
-
-static PyObject *
-registration_repr(RegistrationObject *self)
-{
-    return PyUnicode_FromFormat("<zkr.Registration path=%R%s>", self->path,
-                                reg_open(self) ? "" : " closed");
-}
-
-static int
-registration_traverse(RegistrationObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->client);
-    Py_VISIT(self->on_state);
-    return 0;
-}
-
-static int
-registration_clear(RegistrationObject *self)
-{
-    self->listening = 0;
-    Py_CLEAR(self->on_state);
-    return 0;
-}
-
-static void
-registration_dealloc(RegistrationObject *self)
-{
-    PyObject_GC_UnTrack(self);
-    self->listening = 0;
-    zkrpy_guard_close(&self->guard);
-    registration_clear(self);
-    Py_CLEAR(self->client);
-    Py_CLEAR(self->path);
-    Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyMethodDef registration_methods[] = {
@@ -616,13 +436,13 @@ static PyMethodDef registration_methods[] = {
      PyDoc_STR("set_data($self, /, data)\n--\n\n"
                "Replace the node data: written now if registered, and "
                "used for every re-registration.")},
-    {"close", (PyCFunction)registration_close, METH_NOARGS,
+    {"close", zkrpy_obj_close, METH_NOARGS,
      PyDoc_STR("close($self, /)\n--\n\n"
                "Unregister: delete the node (unless keep=True) without "
                "waiting for the reply; on_state does not run after. "
                "Idempotent.")},
-    {"__enter__", (PyCFunction)registration_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)registration_exit, METH_VARARGS, NULL},
+    {"__enter__", zkrpy_obj_enter, METH_NOARGS, NULL},
+    {"__exit__", zkrpy_obj_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -632,10 +452,8 @@ static PyGetSetDef registration_getset[] = {
      NULL},
     {"count", (getter)registration_get_count, NULL,
      "How many times the node was (re-)created.", NULL},
-    {"path", (getter)registration_get_path, NULL,
-     "The registered node's path.", NULL},
-    {"closed", (getter)registration_get_closed, NULL, "True after close().",
-     NULL},
+    {"path", zkrpy_obj_get_path, NULL, "The registered node's path.", NULL},
+    {"closed", zkrpy_obj_get_closed, NULL, "True after close().", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -663,10 +481,10 @@ PyTypeObject zkrpy_RegistrationType = {
         "It runs on a ZooKeeper thread holding the GIL: keep it short. A "
         "context manager that unregisters."),
     .tp_new = registration_new,
-    .tp_dealloc = (destructor)registration_dealloc,
-    .tp_traverse = (traverseproc)registration_traverse,
-    .tp_clear = (inquiry)registration_clear,
-    .tp_repr = (reprfunc)registration_repr,
+    .tp_dealloc = zkrpy_obj_dealloc,
+    .tp_traverse = zkrpy_obj_traverse,
+    .tp_clear = zkrpy_obj_clear,
+    .tp_repr = zkrpy_obj_repr,
     .tp_methods = registration_methods,
     .tp_getset = registration_getset,
 };
@@ -725,7 +543,7 @@ instance_get_data(InstanceObject *self, void *closure)
     size_t len = 0;
     const char *d = zkr_instance_data(self->inst, &len);
 
-    return PyBytes_FromStringAndSize(d != NULL ? d : "", (Py_ssize_t)len);
+    return zkrpy_bytes(d, len);
 }
 
 static PyObject *
@@ -1031,16 +849,16 @@ disc_change_cb(zkr_discovery_t *d, int status, void *ctx)
         v = NULL;
         n = 0;
     }
-    if (!zkrpy_cb_enter((PyObject *)self, &self->guard, &self->listening,
-                        &st)) {
+    if (!zkrpy_cb_enter((PyObject *)self, &self->base.guard,
+                        &self->base.listening, &st)) {
         zkr_instances_free(v, n);
         return;
     }
     if (status != ZKR_OK) {
         self->error = status;
     }
-    if (self->callback != NULL) {
-        PyObject *fn = Py_NewRef(self->callback);
+    if (self->base.callback != NULL) {
+        PyObject *fn = Py_NewRef(self->base.callback);
         PyObject *list = instance_list(v, n);
 
         zkrpy_cb_call(fn, list != NULL ? PyTuple_Pack(1, list) : NULL);
@@ -1050,7 +868,7 @@ disc_change_cb(zkr_discovery_t *d, int status, void *ctx)
     else {
         zkr_instances_free(v, n);
     }
-    zkrpy_cb_leave((PyObject *)self, &self->guard, &st);
+    zkrpy_cb_leave((PyObject *)self, &self->base.guard, &st);
 }
 
 static void
@@ -1065,23 +883,24 @@ refresh_done(zkr_discovery_t *d, int status, void *ctx)
 static int
 refresh_impl(DiscoveryObject *self, int timeout_ms)
 {
+    zkrpy_guard_t *g = &self->base.guard;
     zkrpy_waiter_t *w;
     int rc, interrupted = 0, left = timeout_ms;
 
     if (zkrpy_in_callback()) {
-        zkrpy_raise(ZKR_EDEADLK, str_of(self->path));
+        zkrpy_raise_at(ZKR_EDEADLK, self->base.path);
         return ZKRPY_RAISED;
     }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
+    if (zkrpy_guard_enter(g) < 0) {
         return ZKRPY_RAISED;
     }
     w = zkrpy_waiter_new();
     if (w == NULL) {
-        zkrpy_guard_leave(&self->guard);
+        zkrpy_guard_leave(g);
         return ZKRPY_RAISED;
     }
     Py_BEGIN_ALLOW_THREADS
-    rc = zkr_discovery_refresh_async(self->guard.handle, refresh_done, w);
+    rc = zkr_discovery_refresh_async(g->handle, refresh_done, w);
     Py_END_ALLOW_THREADS
     if (rc != ZKR_OK) {
         zkrpy_waiter_unref(w); /* the callback's: it will not run */
@@ -1100,43 +919,29 @@ refresh_impl(DiscoveryObject *self, int timeout_ms)
         if (left >= 0 && (left -= slice) <= 0) {
             break;
         }
-        if (self->guard.closing || zkrpy_client_closed(self->client)) {
+        if (g->closing || zkrpy_client_closed(self->base.client)) {
             rc = ZKR_ECLOSED;
             break;
         }
         rc = ZKR_OK;
     }
     zkrpy_waiter_unref(w);
-    if (self->guard.closing && rc != ZKRPY_RAISED) {
+    if (g->closing && rc != ZKRPY_RAISED) {
         rc = ZKR_ECLOSED;
     }
-    zkrpy_guard_leave(&self->guard);
+    zkrpy_guard_leave(g);
     return rc;
 }
 
 static PyObject *
 discovery_refresh(DiscoveryObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"timeout", NULL};
-    PyObject *timeout = Py_None;
-    int ms, rc;
+    int ms;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:refresh", kwlist,
-                                     &timeout) ||
-        zkrpy_timeout_ms(timeout, &ms) < 0) {
+    if (zkrpy_timeout_arg(args, kwds, "|O:refresh", &ms) < 0) {
         return NULL;
     }
-    rc = refresh_impl(self, ms);
-    switch (rc) {
-    case ZKR_OK:
-        Py_RETURN_TRUE;
-    case ZKR_ETIMEDOUT:
-        Py_RETURN_FALSE;
-    case ZKRPY_RAISED:
-        return NULL;
-    default:
-        return zkrpy_raise(rc, str_of(self->path));
-    }
+    return zkrpy_wait_result(refresh_impl(self, ms), self->base.path);
 }
 
 static PyObject *
@@ -1145,15 +950,9 @@ discovery_instances(DiscoveryObject *self, PyObject *unused)
     zkr_instance_t **v = NULL;
     int n = 0, rc;
 
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_discovery_list(self->guard.handle, &v, &n);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
+    ZKRPY_GUARDED(&self->base.guard, rc, d, zkr_discovery_list(d, &v, &n));
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, str_of(self->path));
+        return zkrpy_raise_at(rc, self->base.path);
     }
     return instance_list(v, n);
 }
@@ -1184,21 +983,15 @@ discovery_pick(DiscoveryObject *self, PyObject *args, PyObject *kwds)
     else if (zkrpy_get_data(key, &view) < 0) {
         return NULL;
     }
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_discovery_pick(self->guard.handle, (zkr_lb_policy_t)policy,
-                            view.buf, (size_t)view.len, &inst);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
+    ZKRPY_GUARDED(&self->base.guard, rc, d,
+                  zkr_discovery_pick(d, (zkr_lb_policy_t)policy, view.buf,
+                                     (size_t)view.len, &inst));
     PyBuffer_Release(&view);
     if (rc == ZKR_ENONODE) {
         Py_RETURN_NONE;
     }
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, str_of(self->path));
+        return zkrpy_raise_at(rc, self->base.path);
     }
     r = instance_new(inst);
     zkr_instance_release(inst);
@@ -1211,49 +1004,8 @@ discovery_len(PyObject *o)
     DiscoveryObject *self = (DiscoveryObject *)o;
     int n = 0;
 
-    if (self->guard.handle != NULL && !self->guard.closing) {
-        zkr_discovery_t *d = self->guard.handle;
-
-        Py_BEGIN_ALLOW_THREADS
-        n = zkr_discovery_count(d);
-        Py_END_ALLOW_THREADS
-    }
+    ZKRPY_IF_OPEN(&self->base.guard, d, n = zkr_discovery_count(d));
     return n;
-}
-
-static void
-discovery_close_impl(DiscoveryObject *self)
-{
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        PyErr_Clear();
-        return;
-    }
-    self->listening = 0;
-    zkrpy_guard_close(&self->guard);
-    zkrpy_guard_leave(&self->guard);
-}
-
-static PyObject *
-discovery_close(DiscoveryObject *self, PyObject *unused)
-{
-    discovery_close_impl(self);
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-discovery_enter(DiscoveryObject *self, PyObject *unused)
-{
-    if (self->guard.handle == NULL || self->guard.closing) {
-        return zkrpy_raise(ZKR_ECLOSED, str_of(self->path));
-    }
-    return Py_NewRef(self);
-}
-
-static PyObject *
-discovery_exit(DiscoveryObject *self, PyObject *args)
-{
-    discovery_close_impl(self);
-    Py_RETURN_FALSE;
 }
 
 static PyObject *
@@ -1261,13 +1013,7 @@ discovery_get_version(DiscoveryObject *self, void *closure)
 {
     uint64_t v = 0;
 
-    if (self->guard.handle != NULL && !self->guard.closing) {
-        zkr_discovery_t *d = self->guard.handle;
-
-        Py_BEGIN_ALLOW_THREADS
-        v = zkr_discovery_version(d);
-        Py_END_ALLOW_THREADS
-    }
+    ZKRPY_IF_OPEN(&self->base.guard, d, v = zkr_discovery_version(d));
     return PyLong_FromUnsignedLongLong(v);
 }
 
@@ -1278,28 +1024,17 @@ discovery_get_error(DiscoveryObject *self, void *closure)
 }
 
 static PyObject *
-discovery_get_path(DiscoveryObject *self, void *closure)
-{
-    return Py_NewRef(self->path);
-}
-
-static PyObject *
 discovery_get_layout(DiscoveryObject *self, void *closure)
 {
     return PyLong_FromLong(self->layout);
 }
 
 static PyObject *
-discovery_get_closed(DiscoveryObject *self, void *closure)
-{
-    return PyBool_FromLong(self->guard.handle == NULL || self->guard.closing);
-}
-
-static PyObject *
 discovery_repr(DiscoveryObject *self)
 {
     return PyUnicode_FromFormat("<zkr.Discovery path=%R instances=%zd>",
-                                self->path, discovery_len((PyObject *)self));
+                                self->base.path,
+                                discovery_len((PyObject *)self));
 }
 
 static PyObject *
@@ -1319,21 +1054,15 @@ discovery_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                                      &client, &path, &layout, &callback,
                                      &timeout) ||
         zkrpy_timeout_ms(timeout, &ms) < 0 ||
-        check_callable(callback, "callback") < 0) {
+        zkrpy_check_callable(callback, "callback") < 0) {
         return NULL;
     }
-    self = (DiscoveryObject *)type->tp_alloc(type, 0);
+    self = (DiscoveryObject *)zkrpy_obj_alloc(type, client, path);
     if (self == NULL) {
         return NULL;
     }
-    self->path = PyUnicode_FromString(path);
-    if (self->path == NULL) {
-        Py_DECREF(self);
-        return NULL;
-    }
-    self->client = Py_NewRef(client);
     if (callback != Py_None) {
-        self->callback = Py_NewRef(callback);
+        self->base.callback = Py_NewRef(callback);
     }
     self->layout = layout;
     zc = zkrpy_client_enter(client);
@@ -1345,54 +1074,17 @@ discovery_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     o.layout = (zkr_layout_t)layout;
     o.on_change = disc_change_cb;
     o.ctx = self;
-    self->listening = 1;
+    self->base.listening = 1;
     Py_BEGIN_ALLOW_THREADS
     rc = zkr_discovery_new(zc, path, &o, &d);
     Py_END_ALLOW_THREADS
     zkrpy_client_leave(client);
-    if (rc != ZKR_OK) {
-        Py_DECREF(self);
-        return zkrpy_raise(rc, path);
+    if (rc == ZKR_OK) {
+        self->base.guard.handle = d;
+        self->base.guard.free_fn = discovery_free_native;
+        rc = refresh_impl(self, ms);
     }
-    self->guard.handle = d;
-    self->guard.free_fn = discovery_free_native;
-    rc = refresh_impl(self, ms);
-    if (rc != ZKR_OK) {
-        if (rc != ZKRPY_RAISED) {
-            zkrpy_raise(rc, path);
-        }
-        Py_DECREF(self);
-        return NULL;
-    }
-    return (PyObject *)self;
-}
-
-static int
-discovery_traverse(DiscoveryObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->client);
-    Py_VISIT(self->callback);
-    return 0;
-}
-
-static int
-discovery_clear(DiscoveryObject *self)
-{
-    self->listening = 0;
-    Py_CLEAR(self->callback);
-    return 0;
-}
-
-static void
-discovery_dealloc(DiscoveryObject *self)
-{
-    PyObject_GC_UnTrack(self);
-    self->listening = 0;
-    zkrpy_guard_close(&self->guard);
-    discovery_clear(self);
-    Py_CLEAR(self->client);
-    Py_CLEAR(self->path);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    return zkrpy_obj_or_raise((PyObject *)self, rc);
 }
 
 /* ---- client helpers ------------------------------------------------------ */
@@ -1478,12 +1170,12 @@ static PyMethodDef discovery_methods[] = {
                "List the directory again and wait until the cache "
                "reflects it: True, or False on timeout. The constructor "
                "refreshes once.")},
-    {"close", (PyCFunction)discovery_close, METH_NOARGS,
+    {"close", zkrpy_obj_close, METH_NOARGS,
      PyDoc_STR("close($self, /)\n--\n\n"
                "Stop watching; no callback runs after. Instances "
                "obtained stay valid. Idempotent.")},
-    {"__enter__", (PyCFunction)discovery_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)discovery_exit, METH_VARARGS, NULL},
+    {"__enter__", zkrpy_obj_enter, METH_NOARGS, NULL},
+    {"__exit__", zkrpy_obj_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1493,12 +1185,10 @@ static PyGetSetDef discovery_getset[] = {
     {"error", (getter)discovery_get_error, NULL,
      "The code of the last listing failure zkr gave up on (e.g. "
      "ENOAUTH), or 0.", NULL},
-    {"path", (getter)discovery_get_path, NULL, "The watched directory.",
-     NULL},
+    {"path", zkrpy_obj_get_path, NULL, "The watched directory.", NULL},
     {"layout", (getter)discovery_get_layout, NULL,
      "LAYOUT_CURATOR, LAYOUT_DUBBO or LAYOUT_RAW.", NULL},
-    {"closed", (getter)discovery_get_closed, NULL, "True after close().",
-     NULL},
+    {"closed", zkrpy_obj_get_closed, NULL, "True after close().", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -1527,9 +1217,9 @@ PyTypeObject zkrpy_DiscoveryType = {
         "error). It runs on a ZooKeeper thread, never twice at once, "
         "holding the GIL: keep it short. A context manager that closes."),
     .tp_new = discovery_new,
-    .tp_dealloc = (destructor)discovery_dealloc,
-    .tp_traverse = (traverseproc)discovery_traverse,
-    .tp_clear = (inquiry)discovery_clear,
+    .tp_dealloc = zkrpy_obj_dealloc,
+    .tp_traverse = zkrpy_obj_traverse,
+    .tp_clear = zkrpy_obj_clear,
     .tp_repr = (reprfunc)discovery_repr,
     .tp_methods = discovery_methods,
     .tp_getset = discovery_getset,

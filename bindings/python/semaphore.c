@@ -5,16 +5,10 @@
 #include <string.h>
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *client;
-    zkrpy_guard_t guard;    /* handle: zkr_semaphore_t * */
-    PyObject *path;
+    zkrpy_obj_t base;       /* handle: zkr_semaphore_t * */
     int max_leases;
     int enter_timeout_ms;
 } SemaphoreObject;
-
-/* Returned instead of a zkr status when a Python exception is set. */
-#define RAISED 1
 
 static void
 sem_free_native(void *handle, void *owner)
@@ -34,80 +28,62 @@ waiter_cb(zkr_semaphore_t *sem, int status, void *ctx)
     zkrpy_waiter_signal(ctx, status);
 }
 
-static const char *
-sem_path(SemaphoreObject *self)
-{
-    const char *p = PyUnicode_AsUTF8(self->path);
+typedef struct {
+    zkr_semaphore_t *sem;
+    int count;
+} acquire_arg_t;
 
-    if (p == NULL) {
-        PyErr_Clear();
-        return "?";
-    }
-    return p;
+static int
+start_acquire(void *arg, zkrpy_waiter_t *w)
+{
+    acquire_arg_t *a = arg;
+
+    return zkr_semaphore_acquire_async(a->sem, a->count, waiter_cb, w);
 }
 
 /* Inside the guard; as acquire_wait in locks.c. */
 static int
 acquire_wait(SemaphoreObject *self, int count, int timeout_ms)
 {
-    zkr_semaphore_t *s = self->guard.handle;
-    zkrpy_waiter_t *w;
-    int rc, interrupted = 0;
+    acquire_arg_t a = {self->base.guard.handle, count};
+    int rc, interrupted;
 
     if (timeout_ms == 0) {
         Py_BEGIN_ALLOW_THREADS
-        rc = zkr_semaphore_acquire(s, count, 0);
+        rc = zkr_semaphore_acquire(a.sem, count, 0);
         Py_END_ALLOW_THREADS
         return rc;
     }
     if (zkrpy_in_callback()) {
         return ZKR_EDEADLK;
     }
-    w = zkrpy_waiter_new();
-    if (w == NULL) {
-        return RAISED;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_semaphore_acquire_async(s, count, waiter_cb, w);
-    Py_END_ALLOW_THREADS
-    if (rc == ZKR_OK) {
-        rc = zkrpy_wait(w, timeout_ms, cancel_sem, s, &interrupted);
-    }
-    else {
-        zkrpy_waiter_unref(w); /* the callback's: it will not run */
-    }
-    zkrpy_waiter_unref(w);
+    rc = zkrpy_async_wait(start_acquire, &a, timeout_ms, cancel_sem, a.sem,
+                          &interrupted);
     if (interrupted) {
         if (rc == ZKR_OK) {
             Py_BEGIN_ALLOW_THREADS
-            zkr_semaphore_release(s, count);
+            zkr_semaphore_release(a.sem, count);
             Py_END_ALLOW_THREADS
         }
-        return RAISED;
+        return ZKRPY_RAISED;
     }
     return rc;
 }
 
+/* Returns the zkr status (ZKR_ECLOSED: closed meanwhile), or
+ * ZKRPY_RAISED. */
 static int
 acquire_guarded(SemaphoreObject *self, int count, int timeout_ms)
 {
     int rc, closing;
 
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return RAISED;
+    if (zkrpy_guard_enter(&self->base.guard) < 0) {
+        return ZKRPY_RAISED;
     }
     rc = acquire_wait(self, count, timeout_ms);
-    closing = self->guard.closing;
-    zkrpy_guard_leave(&self->guard);
-    if (rc == RAISED) {
-        return rc;
-    }
-    if (closing ||
-        (rc == ZKR_ECANCELED && zkrpy_client_closed(self->client))) {
-        zkrpy_raise(ZKR_ECLOSED, sem_path(self));
-        return RAISED;
-    }
-    return rc;
+    closing = self->base.guard.closing;
+    zkrpy_guard_leave(&self->base.guard);
+    return zkrpy_closed_status(rc, closing, self->base.client);
 }
 
 static PyObject *
@@ -119,30 +95,12 @@ sem_acquire(SemaphoreObject *self, PyObject *args, PyObject *kwds)
 
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|ipO:acquire", kwlist,
                                      &count, &blocking, &timeout) ||
-        zkrpy_timeout_ms(timeout, &ms) < 0) {
+        zkrpy_blocking_timeout(blocking, timeout, &ms) < 0) {
         return NULL;
-    }
-    if (!blocking) {
-        if (timeout != Py_None) {
-            PyErr_SetString(PyExc_ValueError,
-                            "can't specify a timeout for a non-blocking "
-                            "call");
-            return NULL;
-        }
-        ms = 0;
     }
     rc = acquire_guarded(self, count, ms);
-    switch (rc) {
-    case ZKR_OK:
-        Py_RETURN_TRUE;
-    case ZKR_ETIMEDOUT:
-    case ZKR_EWOULDBLOCK:
-        Py_RETURN_FALSE;
-    case RAISED:
-        return NULL;
-    default:
-        return zkrpy_raise(rc, sem_path(self));
-    }
+    return zkrpy_wait_result(rc == ZKR_EWOULDBLOCK ? ZKR_ETIMEDOUT : rc,
+                             self->base.path);
 }
 
 static int
@@ -150,13 +108,8 @@ release_guarded(SemaphoreObject *self, int count)
 {
     int rc;
 
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return RAISED;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_semaphore_release(self->guard.handle, count);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
+    ZKRPY_GUARDED(&self->base.guard, rc, s,
+                  zkr_semaphore_release(s, count));
     return rc;
 }
 
@@ -171,11 +124,8 @@ sem_release(SemaphoreObject *self, PyObject *args, PyObject *kwds)
         return NULL;
     }
     rc = release_guarded(self, count);
-    if (rc == RAISED) {
-        return NULL;
-    }
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, sem_path(self));
+        return zkrpy_raise_at(rc, self->base.path);
     }
     Py_RETURN_NONE;
 }
@@ -185,11 +135,8 @@ sem_enter(SemaphoreObject *self, PyObject *unused)
 {
     int rc = acquire_guarded(self, 1, self->enter_timeout_ms);
 
-    if (rc == RAISED) {
-        return NULL;
-    }
     if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, sem_path(self));
+        return zkrpy_raise_at(rc, self->base.path);
     }
     return Py_NewRef(self);
 }
@@ -199,11 +146,11 @@ sem_exit(SemaphoreObject *self, PyObject *args)
 {
     int rc = release_guarded(self, 1);
 
-    if (rc == RAISED) {
+    if (rc == ZKRPY_RAISED) {
         PyErr_Clear();
     }
     else if (rc != ZKR_OK && rc != ZKR_ENOTHELD) {
-        return zkrpy_raise(rc, sem_path(self));
+        return zkrpy_raise_at(rc, self->base.path);
     }
     Py_RETURN_FALSE;
 }
@@ -213,49 +160,22 @@ sem_cancel(SemaphoreObject *self, PyObject *unused)
 {
     int rc;
 
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    rc = zkr_semaphore_cancel(self->guard.handle);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
-    if (rc == ZKR_ENOTHELD) {
-        Py_RETURN_FALSE;
-    }
-    if (rc != ZKR_OK) {
-        return zkrpy_raise(rc, sem_path(self));
-    }
-    Py_RETURN_TRUE;
+    ZKRPY_GUARDED(&self->base.guard, rc, s, zkr_semaphore_cancel(s));
+    return zkrpy_held_result(rc, self->base.path);
 }
 
-static PyObject *
-sem_close(SemaphoreObject *self, PyObject *unused)
+static int
+held_now(SemaphoreObject *self)
 {
-    zkr_semaphore_t *s;
+    zkr_semaphore_t *s = self->base.guard.handle;
 
-    if (zkrpy_guard_enter(&self->guard) < 0) {
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    s = self->guard.handle;
-    zkrpy_guard_close(&self->guard);
-    Py_BEGIN_ALLOW_THREADS
-    zkr_semaphore_cancel(s);
-    Py_END_ALLOW_THREADS
-    zkrpy_guard_leave(&self->guard);
-    Py_RETURN_NONE;
+    return s != NULL ? zkr_semaphore_held(s) : 0;
 }
 
 static PyObject *
 sem_get_held(SemaphoreObject *self, void *closure)
 {
-    int n = 0;
-
-    if (self->guard.handle != NULL) {
-        n = zkr_semaphore_held(self->guard.handle);
-    }
-    return PyLong_FromLong(n);
+    return PyLong_FromLong(held_now(self));
 }
 
 static PyObject *
@@ -265,27 +185,11 @@ sem_get_max_leases(SemaphoreObject *self, void *closure)
 }
 
 static PyObject *
-sem_get_path(SemaphoreObject *self, void *closure)
-{
-    return Py_NewRef(self->path);
-}
-
-static PyObject *
-sem_get_closed(SemaphoreObject *self, void *closure)
-{
-    return PyBool_FromLong(self->guard.handle == NULL || self->guard.closing);
-}
-
-static PyObject *
 sem_repr(SemaphoreObject *self)
 {
-    int held = 0;
-
-    if (self->guard.handle != NULL) {
-        held = zkr_semaphore_held(self->guard.handle);
-    }
     return PyUnicode_FromFormat("<zkr.Semaphore path=%R held=%d of %d>",
-                                self->path, held, self->max_leases);
+                                self->base.path, held_now(self),
+                                self->max_leases);
 }
 
 static PyObject *
@@ -307,57 +211,27 @@ sem_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         zkrpy_timeout_ms(timeout, &ms) < 0) {
         return NULL;
     }
-    if (zkrpy_get_data(data, &view) < 0) {
-        return NULL;
-    }
-    zc = zkrpy_client_enter(client);
+    zc = zkrpy_client_enter_data(client, data, &view);
     if (zc == NULL) {
-        PyBuffer_Release(&view);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
     rc = zkr_semaphore_new(zc, path, max_leases, view.buf, (size_t)view.len,
                            &s);
     Py_END_ALLOW_THREADS
-    zkrpy_client_leave(client);
-    PyBuffer_Release(&view);
+    zkrpy_client_leave_data(client, &view);
     if (rc != ZKR_OK) {
         return zkrpy_raise(rc, path);
     }
-    self = (SemaphoreObject *)type->tp_alloc(type, 0);
+    self = (SemaphoreObject *)zkrpy_obj_adopt(type, client, path, s,
+                                              sem_free_native);
     if (self != NULL) {
-        self->path = PyUnicode_FromString(path);
+        /* close() returns every lease and cancels a pending acquire. */
+        self->base.close_wake = cancel_sem;
+        self->max_leases = max_leases;
+        self->enter_timeout_ms = ms;
     }
-    if (self == NULL || self->path == NULL) {
-        Py_BEGIN_ALLOW_THREADS
-        zkr_semaphore_free(s);
-        Py_END_ALLOW_THREADS
-        Py_XDECREF(self);
-        return NULL;
-    }
-    self->client = Py_NewRef(client);
-    self->guard.handle = s;
-    self->guard.free_fn = sem_free_native;
-    self->max_leases = max_leases;
-    self->enter_timeout_ms = ms;
     return (PyObject *)self;
-}
-
-static int
-sem_traverse(SemaphoreObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->client);
-    return 0;
-}
-
-static void
-sem_dealloc(SemaphoreObject *self)
-{
-    PyObject_GC_UnTrack(self);
-    zkrpy_guard_close(&self->guard);
-    Py_CLEAR(self->client);
-    Py_CLEAR(self->path);
-    Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyMethodDef sem_methods[] = {
@@ -376,7 +250,7 @@ static PyMethodDef sem_methods[] = {
      PyDoc_STR("cancel($self, /)\n--\n\n"
                "Make a pending acquire in another thread raise Canceled; "
                "False if none was pending.")},
-    {"close", (PyCFunction)sem_close, METH_NOARGS,
+    {"close", zkrpy_obj_close, METH_NOARGS,
      PyDoc_STR("close($self, /)\n--\n\n"
                "Return every lease, cancel a pending acquire, free.")},
     {"__enter__", (PyCFunction)sem_enter, METH_NOARGS,
@@ -391,8 +265,8 @@ static PyGetSetDef sem_getset[] = {
      "Leases this object holds now (0 after its session is lost).", NULL},
     {"max_leases", (getter)sem_get_max_leases, NULL,
      "The number of leases in all.", NULL},
-    {"path", (getter)sem_get_path, NULL, "The semaphore path.", NULL},
-    {"closed", (getter)sem_get_closed, NULL, "True after close().", NULL},
+    {"path", zkrpy_obj_get_path, NULL, "The semaphore path.", NULL},
+    {"closed", zkrpy_obj_get_closed, NULL, "True after close().", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -409,8 +283,8 @@ PyTypeObject zkrpy_SemaphoreType = {
         "Every participant must use the same max_leases. `with sem:` "
         "takes one lease."),
     .tp_new = sem_new,
-    .tp_dealloc = (destructor)sem_dealloc,
-    .tp_traverse = (traverseproc)sem_traverse,
+    .tp_dealloc = zkrpy_obj_dealloc,
+    .tp_traverse = zkrpy_obj_traverse,
     .tp_repr = (reprfunc)sem_repr,
     .tp_methods = sem_methods,
     .tp_getset = sem_getset,

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The zkr Python extension: module setup, exceptions, constants, and the
- * helpers the object files share (guards, waiting, callback gating). */
+ * Stat type (the helpers the object files share are in guard.c). */
 #include "zkrmodule.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -180,6 +181,9 @@ zkrpy_raise(int code, const char *context)
 {
     PyObject *args;
 
+    if (code == ZKRPY_RAISED) {
+        return NULL;
+    }
     if (code == ZKR_ENOMEM) {
         return PyErr_NoMemory();
     }
@@ -199,452 +203,46 @@ zkrpy_raise(int code, const char *context)
     return NULL;
 }
 
-/* ---- guards ------------------------------------------------------------- */
-
-static void
-guard_free(zkrpy_guard_t *g)
+PyObject *
+zkrpy_raise_at(int code, PyObject *where)
 {
-    void *h = g->handle;
+    const char *s;
 
-    /* Cleared first: while the GIL is released below, other threads must
-     * already see the handle as gone. */
-    g->handle = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    g->free_fn(h, g->owner);
-    Py_END_ALLOW_THREADS
-}
-
-int
-zkrpy_guard_enter(zkrpy_guard_t *g)
-{
-    if (g->handle == NULL || g->closing) {
-        zkrpy_raise(ZKR_ECLOSED, NULL);
-        return -1;
+    if (code == ZKRPY_RAISED || where == NULL) {
+        return zkrpy_raise(code, NULL);
     }
-    g->busy++;
-    return 0;
-}
-
-/* A callback of the handle that runs Python code (in_cb) finishes the
- * free itself: see zkrpy_cb_leave. */
-static int
-guard_idle(const zkrpy_guard_t *g)
-{
-    return g->busy == 0 && g->in_cb == 0;
-}
-
-void
-zkrpy_guard_leave(zkrpy_guard_t *g)
-{
-    g->busy--;
-    if (guard_idle(g) && g->closing && g->handle != NULL) {
-        guard_free(g);
+    s = PyUnicode_AsUTF8(where);
+    if (s == NULL) {
+        PyErr_Clear();
+        s = "?";
     }
-}
-
-int
-zkrpy_guard_close(zkrpy_guard_t *g)
-{
-    int was_open = g->handle != NULL && !g->closing;
-
-    if (g->handle == NULL) {
-        return 0;
-    }
-    g->closing = 1;
-    if (guard_idle(g)) {
-        guard_free(g);
-    }
-    return was_open;
-}
-
-/* ---- waiting ------------------------------------------------------------ */
-
-/* Long enough to cost nothing, short enough for Ctrl-C to feel immediate. */
-#define WAIT_SLICE_MS 100
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-zkrpy_waiter_t *
-zkrpy_waiter_new(void)
-{
-    zkrpy_waiter_t *w = malloc(sizeof *w);
-    pthread_condattr_t a;
-
-    if (w == NULL) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cv, &a);
-    pthread_condattr_destroy(&a);
-    w->done = 0;
-    w->status = ZKR_OK;
-    w->refs = 2;
-    return w;
-}
-
-void
-zkrpy_waiter_unref(zkrpy_waiter_t *w)
-{
-    int last;
-
-    pthread_mutex_lock(&w->mu);
-    last = --w->refs == 0;
-    pthread_mutex_unlock(&w->mu);
-    if (last) {
-        pthread_cond_destroy(&w->cv);
-        pthread_mutex_destroy(&w->mu);
-        free(w);
-    }
-}
-
-void
-zkrpy_waiter_signal(zkrpy_waiter_t *w, int status)
-{
-    pthread_mutex_lock(&w->mu);
-    w->status = status;
-    w->done = 1;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    zkrpy_waiter_unref(w);
-}
-
-/* Called without the GIL. Returns 1 once the waiter is done. */
-static int
-wait_slice(zkrpy_waiter_t *w, int ms)
-{
-    struct timespec ts;
-    int done;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&w->mu);
-    while (!w->done) {
-        if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT) {
-            break;
-        }
-    }
-    done = w->done;
-    pthread_mutex_unlock(&w->mu);
-    return done;
-}
-
-static void
-wait_done(zkrpy_waiter_t *w)
-{
-    pthread_mutex_lock(&w->mu);
-    while (!w->done) {
-        pthread_cond_wait(&w->cv, &w->mu);
-    }
-    pthread_mutex_unlock(&w->mu);
-}
-
-int
-zkrpy_wait(zkrpy_waiter_t *w, int timeout_ms, int (*cancel)(void *),
-           void *handle, int *interrupted)
-{
-    int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
-    int done, timed_out = 0, status;
-
-    *interrupted = 0;
-    for (;;) {
-        int slice = WAIT_SLICE_MS;
-
-        if (timeout_ms >= 0) {
-            int64_t left = deadline - now_ms();
-
-            if (left <= 0) {
-                timed_out = 1;
-                break;
-            }
-            if (left < slice) {
-                slice = (int)left;
-            }
-        }
-        Py_BEGIN_ALLOW_THREADS
-        done = wait_slice(w, slice);
-        Py_END_ALLOW_THREADS
-        if (done) {
-            return w->status;
-        }
-        if (PyErr_CheckSignals() < 0) {
-            *interrupted = 1;
-            break;
-        }
-    }
-    if (cancel == NULL) {
-        /* Left running: its callback drops the other reference. */
-        return ZKR_ETIMEDOUT;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    cancel(handle);
-    wait_done(w);
-    Py_END_ALLOW_THREADS
-    status = w->status;
-    if (timed_out && status == ZKR_ECANCELED) {
-        status = ZKR_ETIMEDOUT;
-    }
-    return status;
-}
-
-int
-zkrpy_wait_sliced(zkrpy_guard_t *g, PyObject *client, int timeout_ms,
-                  int (*fn)(void *handle, int ms, void *arg), void *arg)
-{
-    int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
-    void *h = g->handle;
-    int rc;
-
-    for (;;) {
-        int slice = WAIT_SLICE_MS;
-
-        if (timeout_ms == 0) {
-            slice = 0;
-        }
-        else if (timeout_ms > 0) {
-            int64_t left = deadline - now_ms();
-
-            if (left <= 0) {
-                return ZKR_ETIMEDOUT;
-            }
-            if (left < slice) {
-                slice = (int)left;
-            }
-        }
-        Py_BEGIN_ALLOW_THREADS
-        rc = fn(h, slice, arg);
-        Py_END_ALLOW_THREADS
-        if (rc != ZKR_ETIMEDOUT || timeout_ms == 0) {
-            return rc;
-        }
-        if (g->closing || (client != NULL && zkrpy_client_closed(client))) {
-            return ZKR_ECLOSED;
-        }
-        if (PyErr_CheckSignals() < 0) {
-            return ZKRPY_RAISED;
-        }
-    }
-}
-
-int
-zkrpy_get_data(PyObject *obj, Py_buffer *view)
-{
-    if (obj == NULL || obj == Py_None) {
-        memset(view, 0, sizeof *view);
-        return 0;
-    }
-    /* str is refused: node data are bytes, the encoding is the caller's. */
-    return PyObject_GetBuffer(obj, view, PyBUF_SIMPLE);
-}
-
-int
-zkrpy_timeout_ms(PyObject *obj, int *ms)
-{
-    double s;
-
-    if (obj == NULL || obj == Py_None) {
-        *ms = -1;
-        return 0;
-    }
-    s = PyFloat_AsDouble(obj);
-    if (s == -1.0 && PyErr_Occurred()) {
-        return -1;
-    }
-    if (s == -1.0) {
-        /* threading.Lock.acquire spells "forever" this way */
-        *ms = -1;
-        return 0;
-    }
-    if (!(s >= 0.0)) {
-        PyErr_SetString(PyExc_ValueError,
-                        "timeout must be None or a non-negative number");
-        return -1;
-    }
-    if (s * 1000.0 >= (double)INT_MAX) {
-        *ms = -1;
-        return 0;
-    }
-    /* Rounded up: a small positive timeout must not become 0 (try once). */
-    *ms = (int)ceil(s * 1000.0);
-    return 0;
-}
-
-/* ---- callback gating ---------------------------------------------------- */
-
-static pthread_mutex_t cb_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cb_cv = PTHREAD_COND_INITIALIZER;
-static int cb_shutdown;
-static int cb_inflight;
-static _Thread_local int tls_in_callback;
-
-int
-zkrpy_callback_enter(void)
-{
-    int ok;
-
-    pthread_mutex_lock(&cb_mu);
-    ok = !cb_shutdown;
-    if (ok) {
-        cb_inflight++;
-    }
-    pthread_mutex_unlock(&cb_mu);
-    return ok;
-}
-
-void
-zkrpy_callback_leave(void)
-{
-    pthread_mutex_lock(&cb_mu);
-    if (--cb_inflight == 0) {
-        pthread_cond_broadcast(&cb_cv);
-    }
-    pthread_mutex_unlock(&cb_mu);
-}
-
-int
-zkrpy_in_callback(void)
-{
-    return tls_in_callback;
-}
-
-void
-zkrpy_set_in_callback(int on)
-{
-    tls_in_callback = on;
-}
-
-/* ---- callbacks of recipe objects ------------------------------------------ */
-
-int
-zkrpy_cb_enter(PyObject *obj, zkrpy_guard_t *g, const int *listening,
-               zkrpy_cbstate_t *st)
-{
-    if (!zkrpy_callback_enter()) {
-        return 0;
-    }
-    st->gs = PyGILState_Ensure();
-    if (!*listening) {
-        PyGILState_Release(st->gs);
-        zkrpy_callback_leave();
-        return 0;
-    }
-    Py_INCREF(obj);
-    g->in_cb++;
-    st->prev_in_callback = zkrpy_in_callback();
-    zkrpy_set_in_callback(1);
-    return 1;
-}
-
-typedef struct {
-    PyObject *obj;
-    zkrpy_guard_t *guard;
-} deferred_t;
-
-/* A pending call: runs on the main thread, with the GIL. If a callback of
- * the object is running meanwhile (on this thread, under the pending call,
- * or on another one), it holds a reference and counts in in_cb: the free
- * is then left to its zkrpy_cb_leave, and this reference is not the last. */
-static int
-deferred_release(void *arg)
-{
-    deferred_t *d = arg;
-    zkrpy_guard_t *g = d->guard;
-
-    if (g->closing && g->handle != NULL && guard_idle(g)) {
-        guard_free(g);
-    }
-    Py_DECREF(d->obj);
-    PyMem_RawFree(d);
-    return 0;
-}
-
-void
-zkrpy_cb_leave(PyObject *obj, zkrpy_guard_t *g, zkrpy_cbstate_t *st)
-{
-    zkrpy_set_in_callback(st->prev_in_callback);
-    g->in_cb--;
-    if (Py_REFCNT(obj) == 1 ||
-        (g->closing && g->handle != NULL && guard_idle(g))) {
-        /* Either would free the handle from its own callback. */
-        deferred_t *d = PyMem_RawMalloc(sizeof *d);
-
-        if (d != NULL) {
-            d->obj = obj;
-            d->guard = g;
-            if (Py_AddPendingCall(deferred_release, d) == 0) {
-                obj = NULL; /* the reference went with it */
-            }
-            else {
-                PyMem_RawFree(d);
-            }
-        }
-        if (obj != NULL && Py_REFCNT(obj) == 1) {
-            /* Nowhere to hand it to: keeping the object is safe, freeing
-             * it here is not. */
-            obj = NULL;
-        }
-    }
-    Py_XDECREF(obj);
-    PyGILState_Release(st->gs);
-    zkrpy_callback_leave();
-}
-
-void
-zkrpy_cb_call(PyObject *fn, PyObject *args)
-{
-    PyObject *r = NULL;
-
-    if (args != NULL) {
-        r = PyObject_Call(fn, args, NULL);
-        Py_DECREF(args);
-    }
-    if (r == NULL) {
-        PyErr_WriteUnraisable(fn);
-    }
-    Py_XDECREF(r);
+    return zkrpy_raise(code, s);
 }
 
 PyObject *
-zkrpy_str_or_none(const char *s)
+zkrpy_wait_result(int rc, PyObject *where)
 {
-    if (s == NULL) {
-        Py_RETURN_NONE;
+    switch (rc) {
+    case ZKR_OK:
+        Py_RETURN_TRUE;
+    case ZKR_ETIMEDOUT:
+        Py_RETURN_FALSE;
+    default:
+        return zkrpy_raise_at(rc, where);
     }
-    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
 }
 
-/* Runs from atexit, before the interpreter starts finalizing: after it no
- * ZooKeeper thread enters Python again (a thread taking the GIL during
- * finalization would be terminated, and it is the completion thread). */
-static PyObject *
-module_atexit(PyObject *module, PyObject *unused)
+PyObject *
+zkrpy_held_result(int rc, PyObject *where)
 {
-    zkrpy_close_all_clients();
-    pthread_mutex_lock(&cb_mu);
-    cb_shutdown = 1;
-    pthread_mutex_unlock(&cb_mu);
-    Py_BEGIN_ALLOW_THREADS
-    pthread_mutex_lock(&cb_mu);
-    while (cb_inflight > 0) {
-        pthread_cond_wait(&cb_cv, &cb_mu);
+    switch (rc) {
+    case ZKR_OK:
+        Py_RETURN_TRUE;
+    case ZKR_ENOTHELD:
+        Py_RETURN_FALSE;
+    default:
+        return zkrpy_raise_at(rc, where);
     }
-    pthread_mutex_unlock(&cb_mu);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
 }
 
 /* ---- Stat --------------------------------------------------------------- */
@@ -677,12 +275,8 @@ PyTypeObject zkrpy_StatType;
 PyObject *
 zkrpy_stat_new(const zkr_stat_t *st)
 {
-    PyObject *o = PyStructSequence_New(&zkrpy_StatType);
     PyObject *v[11];
 
-    if (o == NULL) {
-        return NULL;
-    }
     v[0] = PyLong_FromLongLong(st->czxid);
     v[1] = PyLong_FromLongLong(st->mzxid);
     v[2] = PyLong_FromLongLong(st->ctime);
@@ -694,55 +288,36 @@ zkrpy_stat_new(const zkr_stat_t *st)
     v[8] = PyLong_FromLong(st->data_length);
     v[9] = PyLong_FromLong(st->num_children);
     v[10] = PyLong_FromLongLong(st->pzxid);
-    for (int i = 0; i < 11; i++) {
-        if (v[i] == NULL) {
-            for (int j = i + 1; j < 11; j++) {
-                Py_XDECREF(v[j]);
-            }
-            Py_DECREF(o);
-            return NULL;
-        }
-        PyStructSequence_SetItem(o, i, v[i]);
-    }
-    return o;
+    return zkrpy_struct_seq(&zkrpy_StatType, v, 11);
 }
 
 /* ---- module ------------------------------------------------------------- */
 
-/* Codes outside int range are simply unknown codes. */
-static int
-code_arg(PyObject *arg, int *code)
+/* text(code) for a Python int; codes outside int range are simply unknown
+ * codes. */
+static PyObject *
+code_text(PyObject *arg, const char *(*text)(int code))
 {
     int overflow = 0;
     long v = PyLong_AsLongAndOverflow(arg, &overflow);
 
     if (v == -1 && PyErr_Occurred()) {
-        return -1;
+        return NULL;
     }
-    *code = overflow || v < INT_MIN || v > INT_MAX ? INT_MIN : (int)v;
-    return 0;
+    return PyUnicode_FromString(
+        text(overflow || v < INT_MIN || v > INT_MAX ? INT_MIN : (int)v));
 }
 
 static PyObject *
 module_strerror(PyObject *module, PyObject *arg)
 {
-    int code;
-
-    if (code_arg(arg, &code) < 0) {
-        return NULL;
-    }
-    return PyUnicode_FromString(zkr_strerror(code));
+    return code_text(arg, zkr_strerror);
 }
 
 static PyObject *
 module_err_name(PyObject *module, PyObject *arg)
 {
-    int code;
-
-    if (code_arg(arg, &code) < 0) {
-        return NULL;
-    }
-    return PyUnicode_FromString(zkr_err_name(code));
+    return code_text(arg, zkr_err_name);
 }
 
 static PyMethodDef module_methods[] = {
@@ -765,7 +340,7 @@ static PyMethodDef module_methods[] = {
      PyDoc_STR("dubbo_consumer_url(host, interface, /, **params)\n--\n\n"
                "The URL text of a Dubbo consumer (consumer://host/"
                "interface?category=consumers&...), with params added.")},
-    {"_atexit", module_atexit, METH_NOARGS,
+    {"_atexit", zkrpy_module_atexit, METH_NOARGS,
      PyDoc_STR("Closes every client and stops callbacks (registered with "
                "atexit).")},
     {NULL, NULL, 0, NULL},

@@ -45,13 +45,24 @@ extern PyObject *zkrpy_State; /* the zkr.State IntEnum */
 
 /* ---- errors ------------------------------------------------------------- */
 
-/* Raise the exception class mapped to @code. @context (a path, may be NULL)
- * is added to the message. Always returns NULL. */
-PyObject *zkrpy_raise(int code, const char *context);
-
 /* Returned by helpers instead of a zkr status when a Python exception is
  * set (from a signal handler, MemoryError, zkr.Closed). */
 #define ZKRPY_RAISED 1
+
+/* Raise the exception class mapped to @code. @context (a path, may be NULL)
+ * is added to the message. ZKRPY_RAISED leaves the pending exception as it
+ * is, so any status a helper returned can be passed. Always returns NULL. */
+PyObject *zkrpy_raise(int code, const char *context);
+/* zkrpy_raise with a str (or NULL) as the context; "?" stands for a str
+ * that cannot be encoded. */
+PyObject *zkrpy_raise_at(int code, PyObject *where);
+
+/* The usual results of methods, raising other statuses at @where:
+ * - wait_result: True for ZKR_OK, False for ZKR_ETIMEDOUT (wait, join,
+ *   acquire);
+ * - held_result: True for ZKR_OK, False for ZKR_ENOTHELD (cancel, resign). */
+PyObject *zkrpy_wait_result(int rc, PyObject *where);
+PyObject *zkrpy_held_result(int rc, PyObject *where);
 
 /* ---- handle guard ----------------------------------------------------------
  * Counts the threads inside zkr calls on one native handle so that close()
@@ -74,6 +85,65 @@ void zkrpy_guard_leave(zkrpy_guard_t *g);
 /* Marks the handle closing and frees it now if idle. Returns 1 if the
  * handle was open before the call, 0 if it was closed already. */
 int zkrpy_guard_close(zkrpy_guard_t *g);
+
+/* 1 while the handle may be used: not freed, close() not called. */
+static inline int
+zkrpy_guard_open(const zkrpy_guard_t *g)
+{
+    return g->handle != NULL && !g->closing;
+}
+
+/* close() of an object owning a guarded handle; nothing when it is closed
+ * already. Inside the guard, so that the free waits for this call: runs
+ * first(handle) with the GIL released while callbacks still run, clears
+ * *listening, marks the handle closing, runs wake(handle) with the GIL
+ * released (to make calls pending in other threads return), and leaves;
+ * the last thread out frees. listening, first and wake may be NULL. */
+void zkrpy_guard_shutdown(zkrpy_guard_t *g, int *listening,
+                          int (*first)(void *handle),
+                          int (*wake)(void *handle));
+
+/* Statement macros for the common call of one zkr function on a guarded
+ * handle (g, a zkrpy_guard_t *). They are macros because the call is any
+ * expression: h is declared as a void * naming the handle, and the call
+ * runs with the GIL released, so it must not touch Python objects.
+ *
+ * ZKRPY_GUARDED: sets rc to expr evaluated inside the guard, or to
+ * ZKRPY_RAISED (zkr.Closed raised) when the handle is closed. */
+#define ZKRPY_GUARDED(g, rc, h, expr)                                       \
+    do {                                                                    \
+        zkrpy_guard_t *zkrpy_g_ = (g);                                      \
+        void *h;                                                            \
+                                                                            \
+        if (zkrpy_guard_enter(zkrpy_g_) < 0) {                              \
+            (rc) = ZKRPY_RAISED;                                            \
+            break;                                                          \
+        }                                                                   \
+        h = zkrpy_g_->handle;                                               \
+        (void)h;                                                            \
+        Py_BEGIN_ALLOW_THREADS                                              \
+        (rc) = (expr);                                                      \
+        Py_END_ALLOW_THREADS                                                \
+        zkrpy_guard_leave(zkrpy_g_);                                        \
+    } while (0)
+
+/* ZKRPY_IF_OPEN: runs the statement stmt inside the guard when the handle
+ * is open; does nothing, raising nothing, when it is closed (properties
+ * that read as empty on a closed object). */
+#define ZKRPY_IF_OPEN(g, h, stmt)                                           \
+    do {                                                                    \
+        zkrpy_guard_t *zkrpy_g_ = (g);                                      \
+                                                                            \
+        if (zkrpy_guard_open(zkrpy_g_)) {                                   \
+            void *h = zkrpy_g_->handle;                                     \
+                                                                            \
+            (void)zkrpy_guard_enter(zkrpy_g_); /* open: cannot fail */      \
+            Py_BEGIN_ALLOW_THREADS                                          \
+            stmt;                                                           \
+            Py_END_ALLOW_THREADS                                            \
+            zkrpy_guard_leave(zkrpy_g_);                                    \
+        }                                                                   \
+    } while (0)
 
 /* ---- waiting ---------------------------------------------------------------
  * Completion of an _async call, signalled on the ZooKeeper completion thread
@@ -120,12 +190,57 @@ int zkrpy_wait(zkrpy_waiter_t *w, int timeout_ms, int (*cancel)(void *),
 int zkrpy_wait_sliced(zkrpy_guard_t *g, PyObject *client, int timeout_ms,
                       int (*fn)(void *handle, int ms, void *arg), void *arg);
 
+/* zkrpy_wait_sliced inside the guard, refusing to wait (Deadlock raised at
+ * @where) in a callback unless @timeout_ms is 0. Returns its status, or
+ * ZKRPY_RAISED (also when closed); *closing tells whether close() was
+ * called meanwhile. */
+int zkrpy_wait_guarded(zkrpy_guard_t *g, PyObject *client, int timeout_ms,
+                       int (*fn)(void *handle, int ms, void *arg), void *arg,
+                       PyObject *where, int *closing);
+
+/* Starts an _async call and waits for it with zkrpy_wait (same @timeout_ms,
+ * @cancel, @handle, *interrupted). start(arg, w) runs with the GIL
+ * released and returns the call's status; on ZKR_OK the call must end with
+ * zkrpy_waiter_signal(w, status). Returns start's failure, the status
+ * zkrpy_wait returns, or ZKRPY_RAISED (MemoryError). */
+int zkrpy_async_wait(int (*start)(void *arg, zkrpy_waiter_t *w), void *arg,
+                     int timeout_ms, int (*cancel)(void *), void *handle,
+                     int *interrupted);
+
+/* The status of a call made inside the guard of an object of @client, as
+ * seen by its caller: ZKR_ECLOSED when close() was called meanwhile
+ * (@closing) or the client was closed under a pending call (ZKR_ECANCELED),
+ * else @rc. */
+int zkrpy_closed_status(int rc, int closing, PyObject *client);
+
 /* Node data: a bytes-like object, or None for no data (view->buf NULL).
  * Release with PyBuffer_Release. */
 int zkrpy_get_data(PyObject *obj, Py_buffer *view);
 
+/* bytes from zkr data (NULL: b''). */
+PyObject *zkrpy_bytes(const void *data, size_t len);
+/* (bytes, zkr.Stat) from a read; frees @data with zkr_free. */
+PyObject *zkrpy_data_stat(char *data, size_t len, const zkr_stat_t *st);
+
+/* A struct sequence of @type from its @n values, NULL when one of them is
+ * NULL (an error is set). Steals every value. */
+PyObject *zkrpy_struct_seq(PyTypeObject *type, PyObject **v, int n);
+
+/* A number of seconds: 1 with *s set, 0 for None or NULL (*s untouched),
+ * -1 with an exception set. */
+int zkrpy_seconds(PyObject *obj, double *s);
 /* Converts a timeout in seconds (None or -1: forever) into milliseconds. */
 int zkrpy_timeout_ms(PyObject *obj, int *ms);
+/* Parses the one argument timeout=None of a method (fmt: "|O:name") into
+ * milliseconds. 0, or -1 with an exception set. */
+int zkrpy_timeout_arg(PyObject *args, PyObject *kwds, const char *fmt,
+                      int *ms);
+/* "blocking" and "timeout" as Lock.acquire takes them: blocking=False
+ * means 0 ms and refuses a timeout. */
+int zkrpy_blocking_timeout(int blocking, PyObject *timeout, int *ms);
+
+/* 0, or -1 with TypeError("<what> must be callable or None"). */
+int zkrpy_check_callable(PyObject *fn, const char *what);
 
 /* ---- callbacks into Python -------------------------------------------------
  * ZooKeeper threads call into Python only between callback_enter (which
@@ -169,11 +284,74 @@ void zkrpy_cb_call(PyObject *fn, PyObject *args);
  * for NULL. */
 PyObject *zkrpy_str_or_none(const char *s);
 
+/* ---- objects owning a guarded handle ---------------------------------------
+ * Config, Election, Registration, Discovery, Queue, Semaphore and RWLock
+ * begin with this head as their first member, so that a pointer to the
+ * object is a pointer to its head: the methods, getters and slots below
+ * serve all of them. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *client;       /* zkr.Client: keeps the session alive */
+    zkrpy_guard_t guard;    /* the native handle */
+    PyObject *path;         /* str, or NULL until known */
+    PyObject *callback;     /* what the native callbacks call, or NULL */
+    int listening;          /* the native callbacks may call into Python */
+    /* What close() runs besides the free (see zkrpy_guard_shutdown), or
+     * NULL: close_first before marking the handle closing, close_wake
+     * after. */
+    int (*close_first)(void *handle);
+    int (*close_wake)(void *handle);
+} zkrpy_obj_t;
+
+/* A new object of @type (whose struct begins with a zkrpy_obj_t) with a
+ * reference to @client and @path as a str (NULL: none yet), or NULL. */
+PyObject *zkrpy_obj_alloc(PyTypeObject *type, PyObject *client,
+                          const char *path);
+/* zkrpy_obj_alloc, then the guard takes @handle (freed with free_fn). On
+ * failure frees @handle itself (GIL released) and returns NULL. */
+PyObject *zkrpy_obj_adopt(PyTypeObject *type, PyObject *client,
+                          const char *path, void *handle,
+                          void (*free_fn)(void *handle, void *owner));
+/* The end of a constructor: @self when @rc is ZKR_OK, else NULL after
+ * raising @rc at the object's path and dropping @self. */
+PyObject *zkrpy_obj_or_raise(PyObject *self, int rc);
+/* The body of a native callback that calls one Python function: *fn (read
+ * under the GIL; nothing runs when it is NULL) with the arguments
+ * Py_BuildValue(fmt, ...) makes; see zkrpy_cb_enter. */
+void zkrpy_obj_notify(zkrpy_obj_t *o, PyObject *const *fn, const char *fmt,
+                      ...);
+
+/* close(), and __exit__ (which closes), __enter__ (Closed when closed). */
+PyObject *zkrpy_obj_close(PyObject *self, PyObject *unused);
+PyObject *zkrpy_obj_exit(PyObject *self, PyObject *args);
+PyObject *zkrpy_obj_enter(PyObject *self, PyObject *unused);
+/* The path and closed properties. */
+PyObject *zkrpy_obj_get_path(PyObject *self, void *closure);
+PyObject *zkrpy_obj_get_closed(PyObject *self, void *closure);
+/* "<type path='...'>", with " closed" once closed. */
+PyObject *zkrpy_obj_repr(PyObject *self);
+/* tp_traverse visiting the client and the callback; types with more
+ * references call it too. */
+int zkrpy_obj_traverse(PyObject *self, visitproc visit, void *arg);
+/* tp_clear: stops the callbacks and drops the callback, which often refers
+ * to the object. A callback running meanwhile holds a reference, so the
+ * collector never clears an object in use. */
+int zkrpy_obj_clear(PyObject *self);
+/* tp_dealloc: stops the callbacks, frees the handle, then runs the type's
+ * tp_clear, if any, and drops the client and the path. */
+void zkrpy_obj_dealloc(PyObject *self);
+
 /* ---- client helpers --------------------------------------------------------
  * Enter the guard of a zkr.Client and return its native handle, or NULL with
  * an exception set (TypeError, zkr.Closed). Leave with zkrpy_client_leave. */
 zkr_client_t *zkrpy_client_enter(PyObject *client);
 void zkrpy_client_leave(PyObject *client);
+/* The node data @data (see zkrpy_get_data) in *view, then
+ * zkrpy_client_enter: NULL, holding nothing, on failure. Leave with
+ * zkrpy_client_leave_data, which also releases the data. */
+zkr_client_t *zkrpy_client_enter_data(PyObject *client, PyObject *data,
+                                      Py_buffer *view);
+void zkrpy_client_leave_data(PyObject *client, Py_buffer *view);
 /* 1 once close() was called on a zkr.Client. */
 int zkrpy_client_closed(PyObject *client);
 /* client.Queue(...) and friends: calls type(client, *args, **kwds). */
@@ -181,6 +359,9 @@ PyObject *zkrpy_make_with_client(PyObject *client, PyTypeObject *type,
                                  PyObject *args, PyObject *kwds);
 /* Closes every open client (at interpreter exit). */
 void zkrpy_close_all_clients(void);
+/** The module's _atexit: closes every client and waits for callbacks in
+ *  flight; afterwards no ZooKeeper thread enters Python again. */
+PyObject *zkrpy_module_atexit(PyObject *module, PyObject *unused);
 
 /* The module's entry point. */
 PyMODINIT_FUNC PyInit_zkr(void);
