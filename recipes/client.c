@@ -405,9 +405,9 @@ unsigned zkr__client_gen(zkr_client_t *c)
     return g;
 }
 
-const struct ACL_vector *zkr__client_acl(zkr_client_t *c)
+static const struct ACL_vector *acl_vector(zkr_acl_t acl)
 {
-    switch (c->acl) {
+    switch (acl) {
     case ZKR_ACL_CREATOR_ALL:
         return &ZOO_CREATOR_ALL_ACL;
     case ZKR_ACL_READ_ONLY:
@@ -416,6 +416,34 @@ const struct ACL_vector *zkr__client_acl(zkr_client_t *c)
         break;
     }
     return &ZOO_OPEN_ACL_UNSAFE;
+}
+
+const struct ACL_vector *zkr__client_acl(zkr_client_t *c)
+{
+    return acl_vector(c->acl);
+}
+
+const struct ACL_vector *zkr__acl_for(zkr_client_t *c,
+                                      const zkr_acl_t *override)
+{
+    return override ? acl_vector(*override) : zkr__client_acl(c);
+}
+
+int zkr__acl_check(zkr_client_t *c, const zkr_acl_t *override)
+{
+    if (!override)
+        return ZKR_OK;
+    switch (*override) {
+    case ZKR_ACL_OPEN:
+    case ZKR_ACL_READ_ONLY:
+        return ZKR_OK;
+    case ZKR_ACL_CREATOR_ALL:
+        /* As for the client's own default: without credentials the
+         * server refuses every create (ZKR_EINVALIDACL), so say it now.
+         * The digest is fixed at zkr_client_new. */
+        return c->digest ? ZKR_OK : ZKR_EINVAL;
+    }
+    return ZKR_EINVAL;
 }
 
 int zkr_client_wait_connected(zkr_client_t *c, int timeout_ms)

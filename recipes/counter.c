@@ -27,6 +27,7 @@ struct zkr_counter {
     zkr_counter_encoding_t enc;
     int64_t initial;
     int max_retries;
+    const struct ACL_vector *acl; /* of the node and missing parents */
     struct addreq *head, *tail; /* head is the add in progress */
     struct addreq *done;        /* finished, to call back unlocked */
     unsigned token;
@@ -223,8 +224,9 @@ static void write_cb(zkr__op_t *op, int rc)
         /* set: deleted meanwhile; create: a parent is missing */
         char *parent = zkr__path_parent(k->path);
         kctx_t *e = kctx(k);
-        int erc = parent && e ? zkr__aensure(k->c, parent, ZKR_PERSISTENT,
-                                             ensure_cb, e)
+        int erc = parent && e ? zkr__aensure_acl(k->c, parent,
+                                                 ZKR_PERSISTENT, k->acl,
+                                                 ensure_cb, e)
                               : ZKR_ENOMEM;
         free(parent);
         if (erc != ZKR_OK) {
@@ -267,8 +269,8 @@ static void read_cb(zkr__op_t *op, int rc)
             wrc = zkr__aset(k->c, k->path, buf, enc_size(k),
                             op->stat->version, write_cb, w);
         else
-            wrc = zkr__acreate(k->c, k->path, buf, enc_size(k),
-                               ZKR_PERSISTENT, write_cb, w);
+            wrc = zkr__acreate_acl(k->c, k->path, buf, enc_size(k),
+                                   ZKR_PERSISTENT, k->acl, write_cb, w);
         if (wrc != ZKR_OK) {
             kctx_drop(w);
             finish(k, wrc == ZKR_ECLOSED ? ZKR_ECANCELED : wrc, 0);
@@ -330,6 +332,8 @@ int zkr_counter_new(zkr_client_t *c, const char *path,
         return rc;
     if (!strcmp(path, "/"))
         return ZKR_EBADPATH;
+    if ((rc = zkr__acl_check(c, opts->acl)) != ZKR_OK)
+        return rc;
     if (zkr__client_closed(c))
         return ZKR_ECLOSED;
     k = calloc(1, sizeof *k);
@@ -344,6 +348,7 @@ int zkr_counter_new(zkr_client_t *c, const char *path,
     k->enc = opts->encoding;
     k->initial = opts->initial;
     k->max_retries = opts->max_retries;
+    k->acl = zkr__acl_for(c, opts->acl);
     *out = k;
     return ZKR_OK;
 }
@@ -448,14 +453,15 @@ static int create_value(zkr_counter_t *k, int64_t value, int32_t *version)
     unsigned char buf[8];
     int rc;
     encode(k, value, buf);
-    rc = zkr_create(k->c, k->path, buf, enc_size(k), ZKR_PERSISTENT, NULL);
+    rc = zkr__create_acl(k->c, k->path, buf, enc_size(k), ZKR_PERSISTENT,
+                         k->acl, NULL);
     if (rc == ZKR_ENONODE) {
         char *parent = zkr__path_parent(k->path);
-        rc = parent ? zkr_ensure_path(k->c, parent) : ZKR_ENOMEM;
+        rc = parent ? zkr__ensure_path_acl(k->c, parent, k->acl) : ZKR_ENOMEM;
         free(parent);
         if (rc == ZKR_OK)
-            rc = zkr_create(k->c, k->path, buf, enc_size(k), ZKR_PERSISTENT,
-                            NULL);
+            rc = zkr__create_acl(k->c, k->path, buf, enc_size(k),
+                                 ZKR_PERSISTENT, k->acl, NULL);
     }
     if (rc == ZKR_OK && version)
         *version = 0;

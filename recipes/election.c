@@ -56,6 +56,7 @@ struct zkr_election {
     char *path;
     char *id;
     size_t id_len;
+    const struct ACL_vector *acl; /* of our node and missing parents */
     zkr_election_cb on_leader;
     zkr_election_cb on_lost;
     void *ctx;
@@ -647,8 +648,8 @@ static void create_cb(zkr__op_t *op, int rc)
         e->attempt++;
         e->state = E_ENSURING;
         n = actx_new(e, NULL);
-        if (!n || zkr__aensure(e->c, e->path, ZKR_CONTAINER, ensure_cb, n) !=
-                      ZKR_OK) {
+        if (!n || zkr__aensure_acl(e->c, e->path, ZKR_CONTAINER, e->acl,
+                                   ensure_cb, n) != ZKR_OK) {
             if (n)
                 actx_free_locked(n);
             e->state = E_WAIT_SESSION;
@@ -687,8 +688,9 @@ static void start_create(zkr_election_t *e)
         return;
     }
     e->state = E_CREATING;
-    rc = zkr__acreate(e->c, p, e->id, e->id_len, ZKR_EPHEMERAL | ZKR_SEQUENTIAL,
-                      create_cb, a);
+    rc = zkr__acreate_acl(e->c, p, e->id, e->id_len,
+                          ZKR_EPHEMERAL | ZKR_SEQUENTIAL, e->acl, create_cb,
+                          a);
     free(p);
     if (rc != ZKR_OK) {
         actx_free_locked(a);
@@ -801,6 +803,8 @@ int zkr_election_new(zkr_client_t *c, const char *path,
         return ZKR_EBADPATH;
     if (opts && opts->id && strlen(opts->id) > ZKR_MAX_DATA)
         return ZKR_ETOOBIG;
+    if ((rc = zkr__acl_check(c, opts ? opts->acl : NULL)) != ZKR_OK)
+        return rc;
     if (zkr__client_closed(c))
         return ZKR_ECLOSED;
     e = calloc(1, sizeof *e);
@@ -813,6 +817,7 @@ int zkr_election_new(zkr_client_t *c, const char *path,
     e->path = strdup(path);
     e->id = opts && opts->id ? strdup(opts->id) : zkr__default_node_data();
     e->id_len = e->id ? strlen(e->id) : 0;
+    e->acl = zkr__acl_for(c, opts ? opts->acl : NULL);
     if (opts) {
         e->on_leader = opts->on_leader;
         e->on_lost = opts->on_lost;

@@ -31,6 +31,7 @@ struct zkr_group {
     zkr_client_t *c;
     char *path;
     zkr_config_t *cfg;
+    const struct ACL_vector *acl; /* of our node and missing parents */
     zkr_group_cb on_change;
     void *ctx;
 
@@ -281,8 +282,8 @@ static void create_cb(zkr__op_t *op, int rc)
         g->attempt++;
         g->state = M_ENSURING;
         e = gctx_new(g);
-        if (!e || zkr__aensure(g->c, g->path, ZKR_CONTAINER, ensure_cb, e) !=
-                      ZKR_OK) {
+        if (!e || zkr__aensure_acl(g->c, g->path, ZKR_CONTAINER, g->acl,
+                                   ensure_cb, e) != ZKR_OK) {
             gctx_free_locked(e);
             g->state = M_WAIT_SESSION;
         }
@@ -309,8 +310,8 @@ static void start_create(zkr_group_t *g)
         give_up(g, ZKR_ENOMEM);
         return;
     }
-    rc = zkr__acreate(g->c, g->node_path, g->data, g->len, ZKR_EPHEMERAL,
-                      create_cb, a);
+    rc = zkr__acreate_acl(g->c, g->node_path, g->data, g->len, ZKR_EPHEMERAL,
+                          g->acl, create_cb, a);
     if (rc != ZKR_OK) {
         gctx_free_locked(a);
         if (rc == ZKR_ESESSIONEXPIRED)
@@ -392,6 +393,8 @@ int zkr_group_new(zkr_client_t *c, const char *path,
         return rc;
     if (strcmp(path, "/") == 0)
         return ZKR_EBADPATH;
+    if ((rc = zkr__acl_check(c, opts ? opts->acl : NULL)) != ZKR_OK)
+        return rc;
     if (zkr__client_closed(c))
         return ZKR_ECLOSED;
     g = calloc(1, sizeof *g);
@@ -400,6 +403,7 @@ int zkr_group_new(zkr_client_t *c, const char *path,
     pthread_mutex_init(&g->mu, NULL);
     g->refs = 1;
     g->c = c;
+    g->acl = zkr__acl_for(c, opts ? opts->acl : NULL);
     if (opts) {
         g->on_change = opts->on_change;
         g->ctx = opts->ctx;

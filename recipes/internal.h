@@ -88,9 +88,14 @@ struct zkr__watch {
 };
 
 /* Start operations. Return ZKR_OK (cb will run exactly once) or an error
- * (cb never runs). Paths are relative to the chroot and validated. */
+ * (cb never runs). Paths are relative to the chroot and validated.
+ * Creates use the client's default ACL, or with the _acl variants acl
+ * (NULL: the client's; see zkr__acl_for). */
 int zkr__acreate(zkr_client_t *c, const char *path, const void *data,
                  size_t len, int flags, zkr__op_cb cb, void *ctx);
+int zkr__acreate_acl(zkr_client_t *c, const char *path, const void *data,
+                     size_t len, int flags, const struct ACL_vector *acl,
+                     zkr__op_cb cb, void *ctx);
 int zkr__adelete(zkr_client_t *c, const char *path, int version,
                  zkr__op_cb cb, void *ctx);
 int zkr__aexists(zkr_client_t *c, const char *path, zkr__watch_cb wcb,
@@ -112,6 +117,9 @@ typedef struct zkr__multi zkr__multi_t;
 zkr__multi_t *zkr__multi_new(zkr_client_t *c, int max_ops);
 int zkr__multi_create(zkr__multi_t *m, const char *path, const void *data,
                       size_t len, int flags);
+int zkr__multi_create_acl(zkr__multi_t *m, const char *path,
+                          const void *data, size_t len, int flags,
+                          const struct ACL_vector *acl);
 int zkr__multi_delete(zkr__multi_t *m, const char *path, int version);
 int zkr__multi_check(zkr__multi_t *m, const char *path, int version);
 int zkr__multi_set(zkr__multi_t *m, const char *path, const void *data,
@@ -145,6 +153,16 @@ int zkr__client_closed(zkr_client_t *c);
 /* Session generation: bumps on every new session. */
 unsigned zkr__client_gen(zkr_client_t *c);
 const struct ACL_vector *zkr__client_acl(zkr_client_t *c);
+/* The ACL a recipe creates its nodes with: *override, or the client's
+ * default (zkr_client_opts_t.acl) when override is NULL. The result points
+ * at libzookeeper's static vectors: keep it for the recipe's lifetime in
+ * place of the option (it copies the choice; override may go away). */
+const struct ACL_vector *zkr__acl_for(zkr_client_t *c,
+                                      const zkr_acl_t *override);
+/* Validate a recipe's ACL option: ZKR_OK for NULL and usable values;
+ * ZKR_EINVAL for a value outside zkr_acl_t, or ZKR_ACL_CREATOR_ALL on a
+ * client without digest credentials (as zkr_client_new). */
+int zkr__acl_check(zkr_client_t *c, const zkr_acl_t *override);
 /* Host name and pid, the default lock-node data. Ownership: caller frees. */
 char *zkr__default_node_data(void);
 
@@ -179,6 +197,18 @@ void zkr__stat_copy(zkr_stat_t *dst, const struct Stat *src);
 typedef void (*zkr__done_cb)(void *ctx, int rc);
 int zkr__aensure(zkr_client_t *c, const char *path, int flags,
                  zkr__done_cb done, void *ctx);
+/* The same, creating with acl (NULL: the client's default). */
+int zkr__aensure_acl(zkr_client_t *c, const char *path, int flags,
+                     const struct ACL_vector *acl, zkr__done_cb done,
+                     void *ctx);
+
+/* zkr_create and zkr_ensure_path (blocking; persistent parents) creating
+ * with acl (NULL: the client's default). */
+int zkr__create_acl(zkr_client_t *c, const char *path, const void *data,
+                    size_t len, int flags, const struct ACL_vector *acl,
+                    char **created);
+int zkr__ensure_path_acl(zkr_client_t *c, const char *path,
+                         const struct ACL_vector *acl);
 
 /* Delete path in the background, without a callback: a lost connection
  * sends it again (the ZooKeeper client queues it until reconnected); a lost

@@ -94,6 +94,7 @@ struct zkr_lock {
     int reentrant;
     zkr_lock_cb state_cb;
     void *state_ctx;
+    const struct ACL_vector *acl; /* of our nodes and missing parents */
 
     enum lstate state;
     unsigned attempt; /* bumps whenever outstanding replies become stale */
@@ -670,8 +671,8 @@ static void create_cb(zkr__op_t *op, int rc)
     } else if (rc == ZKR_ENONODE && l->ensure_tries++ < 5) {
         actx_t *e = actx_new(l, NULL);
         l->state = ST_ENSURING;
-        if (!e || zkr__aensure(l->c, l->path, ZKR_CONTAINER, ensure_cb, e) !=
-                      ZKR_OK) {
+        if (!e || zkr__aensure_acl(l->c, l->path, ZKR_CONTAINER, l->acl,
+                                   ensure_cb, e) != ZKR_OK) {
             if (e)
                 actx_free_locked(e);
             fail(l, ZKR_ENOMEM);
@@ -710,8 +711,8 @@ static void start_attempt(zkr_lock_t *l)
     }
     l->state = ST_CREATING;
     /* create and getChildren back to back: one round trip */
-    rc = zkr__dir_create(l->dir, p, l->data, l->data_len, create_cb, a,
-                         &l->need_gc);
+    rc = zkr__dir_create(l->dir, p, l->data, l->data_len, l->acl, create_cb,
+                         a, &l->need_gc);
     free(p);
     if (rc != ZKR_OK) {
         actx_free_locked(a);
@@ -816,6 +817,8 @@ int zkr__lock_new_spec(zkr_client_t *c, const char *path,
         return ZKR_ETOOBIG;
     if (opts->data_len && !opts->data)
         return ZKR_EINVAL;
+    if ((rc = zkr__acl_check(c, opts->acl)) != ZKR_OK)
+        return rc;
     if (zkr__client_closed(c))
         return ZKR_ECLOSED;
     l = calloc(1, sizeof *l);
@@ -838,6 +841,7 @@ int zkr__lock_new_spec(zkr_client_t *c, const char *path,
     l->reentrant = opts->reentrant;
     l->state_cb = opts->state_cb;
     l->state_ctx = opts->state_ctx;
+    l->acl = zkr__acl_for(c, opts->acl);
     l->dir = l->path ? zkr__dir_get(c, path, spec, dir_deliver) : NULL;
     if (!l->path || !l->data || !l->dir) {
         zkr__dir_unref(l->dir);

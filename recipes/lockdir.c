@@ -244,12 +244,13 @@ static void gc_cb(zkr__op_t *op, int rc)
 }
 
 int zkr__dir_create(zkr__lockdir_t *d, const char *path, const void *data,
-                    size_t len, zkr__op_cb cb, void *ctx, unsigned *need)
+                    size_t len, const struct ACL_vector *acl, zkr__op_cb cb,
+                    void *ctx, unsigned *need)
 {
     int rc;
     pthread_mutex_lock(&d->mu);
-    rc = zkr__acreate(d->c, path, data, len, ZKR_EPHEMERAL | ZKR_SEQUENTIAL,
-                      cb, ctx);
+    rc = zkr__acreate_acl(d->c, path, data, len,
+                          ZKR_EPHEMERAL | ZKR_SEQUENTIAL, acl, cb, ctx);
     if (rc == ZKR_OK) {
         if (!d->gc_inflight) {
             gc_send(d);

@@ -28,11 +28,13 @@ zkr__lockdir_t *zkr__dir_get(zkr_client_t *c, const char *path,
                              zkr__dir_deliver_fn deliver);
 void zkr__dir_unref(zkr__lockdir_t *d);
 
-/* Send the create of a contender node and, unless one is already on its
- * way, a getChildren right behind it (one round trip). *need receives the
- * number of the listing that will include the node. */
+/* Send the create of a contender node (with acl; NULL: the client's
+ * default) and, unless one is already on its way, a getChildren right
+ * behind it (one round trip). *need receives the number of the listing
+ * that will include the node. */
 int zkr__dir_create(zkr__lockdir_t *d, const char *path, const void *data,
-                    size_t len, zkr__op_cb cb, void *ctx, unsigned *need);
+                    size_t len, const struct ACL_vector *acl, zkr__op_cb cb,
+                    void *ctx, unsigned *need);
 
 /* Ask for a listing for obj: the one numbered need, or (need 0) one taken
  * after now. deliver runs exactly once for each ZKR_OK return. */

@@ -32,6 +32,7 @@ struct zkr_idgen {
     int refs;
     zkr_client_t *c;
     char *path;
+    const struct ACL_vector *acl; /* of every node we create */
     int want_batch; /* ours, used if we create the path */
     int batch;      /* the path's, 0 until read */
     int64_t bucket; /* -1 until listed */
@@ -223,8 +224,9 @@ static void reserve_cb(zkr__op_t *op, int rc)
             snprintf(name, sizeof name, "b-%010lld",
                      (long long)(g->bucket + 1));
             if (zkr_path_join(g->path, name, &p) == ZKR_OK)
-                SEND(g, y, zkr__acreate(g->c, p, NULL, 0, ZKR_PERSISTENT,
-                                        newbucket_cb, y));
+                SEND(g, y, zkr__acreate_acl(g->c, p, NULL, 0,
+                                            ZKR_PERSISTENT, g->acl,
+                                            newbucket_cb, y));
             else
                 step_failed(g, ZKR_ENOMEM);
             free(p);
@@ -262,9 +264,9 @@ static void step_reserve(zkr_idgen_t *g)
     {
         char *q = NULL;
         if (zkr_path_join(p, "r-", &q) == ZKR_OK)
-            SEND(g, x, zkr__acreate(g->c, q, NULL, 0,
-                                    ZKR_EPHEMERAL | ZKR_SEQUENTIAL,
-                                    reserve_cb, x));
+            SEND(g, x, zkr__acreate_acl(g->c, q, NULL, 0,
+                                        ZKR_EPHEMERAL | ZKR_SEQUENTIAL,
+                                        g->acl, reserve_cb, x));
         else
             step_failed(g, ZKR_ENOMEM);
         free(q);
@@ -299,8 +301,9 @@ static void buckets_cb(zkr__op_t *op, int rc)
             /* first user: bucket 0 (newbucket_cb counts up from -1) */
             char *p = NULL;
             if (zkr_path_join(g->path, "b-0000000000", &p) == ZKR_OK)
-                SEND(g, y, zkr__acreate(g->c, p, NULL, 0, ZKR_PERSISTENT,
-                                        newbucket_cb, y));
+                SEND(g, y, zkr__acreate_acl(g->c, p, NULL, 0,
+                                            ZKR_PERSISTENT, g->acl,
+                                            newbucket_cb, y));
             else
                 step_failed(g, ZKR_ENOMEM);
             free(p);
@@ -383,8 +386,9 @@ static void meta_cb(zkr__op_t *op, int rc)
             step_failed(g, ZKR_EMARSHALLING);
         }
     } else if (rc == ZKR_ENONODE) {
-        SEND(g, y, zkr__acreate(g->c, g->path, meta, (size_t)mlen,
-                                ZKR_PERSISTENT, meta_write_cb, y));
+        SEND(g, y, zkr__acreate_acl(g->c, g->path, meta, (size_t)mlen,
+                                    ZKR_PERSISTENT, g->acl, meta_write_cb,
+                                    y));
     } else {
         step_failed(g, rc);
     }
@@ -409,8 +413,8 @@ static void meta_write_cb(zkr__op_t *op, int rc)
     } else if (rc == ZKR_ENONODE && ++g->tries < 10) {
         char *parent = zkr__path_parent(g->path);
         if (parent)
-            SEND(g, y, zkr__aensure(g->c, parent, ZKR_PERSISTENT,
-                                    meta_ensure_cb, y));
+            SEND(g, y, zkr__aensure_acl(g->c, parent, ZKR_PERSISTENT,
+                                        g->acl, meta_ensure_cb, y));
         else
             step_failed(g, ZKR_ENOMEM);
         free(parent);
@@ -446,8 +450,10 @@ static void g_on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 
 void zkr_idgen_opts_init(zkr_idgen_opts_t *o)
 {
-    if (o)
-        o->batch = 1000;
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o); /* fields added later default to zero */
+    o->batch = 1000;
 }
 
 int zkr_idgen_new(zkr_client_t *c, const char *path,
@@ -469,6 +475,8 @@ int zkr_idgen_new(zkr_client_t *c, const char *path,
         return rc;
     if (!strcmp(path, "/"))
         return ZKR_EBADPATH;
+    if ((rc = zkr__acl_check(c, opts->acl)) != ZKR_OK)
+        return rc;
     if (zkr__client_closed(c))
         return ZKR_ECLOSED;
     g = calloc(1, sizeof *g);
@@ -481,6 +489,7 @@ int zkr_idgen_new(zkr_client_t *c, const char *path,
     g->c = c;
     zkr__client_ref(c);
     g->want_batch = opts->batch;
+    g->acl = zkr__acl_for(c, opts->acl);
     g->bucket = -1;
     if ((rc = zkr_client_add_listener(c, g_on_state, g)) != ZKR_OK) {
         g_unref(g);

@@ -265,6 +265,7 @@ struct req {
     int version;
     zkr__watch_cb wcb;
     void *wctx;
+    const struct ACL_vector *acl; /* creates: NULL for the client's */
 };
 
 static int zk_flags(int flags)
@@ -327,7 +328,8 @@ static int start(zkr_client_t *c, const struct req *r, zkr__op_cb cb,
         switch (r->kind) {
         case K_CREATE:
             zrc = zoo_acreate2(zh, abs, r->data, (int)r->len,
-                               zkr__client_acl(c), zk_flags(r->flags),
+                               r->acl ? r->acl : zkr__client_acl(c),
+                               zk_flags(r->flags),
                                tr_string_stat, op);
             break;
         case K_DELETE:
@@ -375,49 +377,56 @@ static int start(zkr_client_t *c, const struct req *r, zkr__op_cb cb,
 int zkr__acreate(zkr_client_t *c, const char *path, const void *data,
                  size_t len, int flags, zkr__op_cb cb, void *ctx)
 {
-    struct req r = {K_CREATE, path, data, len, flags, -1, NULL, NULL};
+    return zkr__acreate_acl(c, path, data, len, flags, NULL, cb, ctx);
+}
+
+int zkr__acreate_acl(zkr_client_t *c, const char *path, const void *data,
+                     size_t len, int flags, const struct ACL_vector *acl,
+                     zkr__op_cb cb, void *ctx)
+{
+    struct req r = {K_CREATE, path, data, len, flags, -1, NULL, NULL, acl};
     return start(c, &r, cb, ctx);
 }
 
 int zkr__adelete(zkr_client_t *c, const char *path, int version,
                  zkr__op_cb cb, void *ctx)
 {
-    struct req r = {K_DELETE, path, NULL, 0, 0, version, NULL, NULL};
+    struct req r = {K_DELETE, path, NULL, 0, 0, version, NULL, NULL, NULL};
     return start(c, &r, cb, ctx);
 }
 
 int zkr__aexists(zkr_client_t *c, const char *path, zkr__watch_cb wcb,
                  void *wctx, zkr__op_cb cb, void *ctx)
 {
-    struct req r = {K_EXISTS, path, NULL, 0, 0, -1, wcb, wctx};
+    struct req r = {K_EXISTS, path, NULL, 0, 0, -1, wcb, wctx, NULL};
     return start(c, &r, cb, ctx);
 }
 
 int zkr__aget(zkr_client_t *c, const char *path, zkr__watch_cb wcb,
               void *wctx, zkr__op_cb cb, void *ctx)
 {
-    struct req r = {K_GET, path, NULL, 0, 0, -1, wcb, wctx};
+    struct req r = {K_GET, path, NULL, 0, 0, -1, wcb, wctx, NULL};
     return start(c, &r, cb, ctx);
 }
 
 int zkr__aset(zkr_client_t *c, const char *path, const void *data,
               size_t len, int version, zkr__op_cb cb, void *ctx)
 {
-    struct req r = {K_SET, path, data, len, 0, version, NULL, NULL};
+    struct req r = {K_SET, path, data, len, 0, version, NULL, NULL, NULL};
     return start(c, &r, cb, ctx);
 }
 
 int zkr__achildren(zkr_client_t *c, const char *path, zkr__watch_cb wcb,
                    void *wctx, zkr__op_cb cb, void *ctx)
 {
-    struct req r = {K_CHILDREN, path, NULL, 0, 0, -1, wcb, wctx};
+    struct req r = {K_CHILDREN, path, NULL, 0, 0, -1, wcb, wctx, NULL};
     return start(c, &r, cb, ctx);
 }
 
 int zkr__async_sync(zkr_client_t *c, const char *path, zkr__op_cb cb,
                     void *ctx)
 {
-    struct req r = {K_SYNC, path, NULL, 0, 0, -1, NULL, NULL};
+    struct req r = {K_SYNC, path, NULL, 0, 0, -1, NULL, NULL, NULL};
     return start(c, &r, cb, ctx);
 }
 
@@ -502,6 +511,13 @@ static const char *multi_data(zkr__multi_t *m, const void *data, size_t len)
 int zkr__multi_create(zkr__multi_t *m, const char *path, const void *data,
                       size_t len, int flags)
 {
+    return zkr__multi_create_acl(m, path, data, len, flags, NULL);
+}
+
+int zkr__multi_create_acl(zkr__multi_t *m, const char *path,
+                          const void *data, size_t len, int flags,
+                          const struct ACL_vector *acl)
+{
     const char *p = multi_path(m, path);
     const char *d = multi_data(m, data, len);
     size_t bl = strlen(path) + (m->c->chroot_len) + 16;
@@ -509,7 +525,8 @@ int zkr__multi_create(zkr__multi_t *m, const char *path, const void *data,
     if (m->err)
         return m->err;
     zoo_create_op_init(&m->ops[m->n++], p, d, (int)len,
-                       zkr__client_acl(m->c), zk_flags(flags), buf, (int)bl);
+                       acl ? acl : zkr__client_acl(m->c), zk_flags(flags),
+                       buf, (int)bl);
     return ZKR_OK;
 }
 

@@ -140,8 +140,8 @@ static void ensure_leases(zkr_queue_t *q)
     qctx_t *e;
     if (q->leases_ensuring || !(e = zkr__q_ctx_new(q)))
         return;
-    if (zkr__aensure(q->c, q->leases, ZKR_PERSISTENT, lease_dir_cb, e) ==
-        ZKR_OK)
+    if (zkr__aensure_acl(q->c, q->leases, ZKR_PERSISTENT, q->acl,
+                         lease_dir_cb, e) == ZKR_OK)
         q->leases_ensuring = 1;
     else
         zkr__q_ctx_free_locked(e);
@@ -451,11 +451,12 @@ static int send_claims(zkr_queue_t *q, qitem_t **its, int n)
             rc = kind == QK_PLAIN ? zkr__multi_delete(m, its[i]->item_path, -1)
                                   : zkr__multi_check(m, its[i]->item_path, -1);
             if (rc == ZKR_OK && kind == QK_PLAIN)
-                rc = zkr__multi_create(m, its[i]->lease_path, q->token,
-                                       q->token_len, ZKR_PERSISTENT);
+                rc = zkr__multi_create_acl(m, its[i]->lease_path, q->token,
+                                           q->token_len, ZKR_PERSISTENT,
+                                           q->acl);
             else if (rc == ZKR_OK)
-                rc = zkr__multi_create(m, its[i]->lease_path, NULL, 0,
-                                       ZKR_EPHEMERAL);
+                rc = zkr__multi_create_acl(m, its[i]->lease_path, NULL, 0,
+                                           ZKR_EPHEMERAL, q->acl);
         }
         if (rc == ZKR_OK)
             rc = zkr__amulti(m, claim_cb, x); /* consumes m */

@@ -98,6 +98,7 @@ struct zkr_queue {
     zkr_client_t *c;
     char *path;
     char *leases;
+    const struct ACL_vector *acl; /* of every node the queue creates */
     int nshards_put; /* 0: plain */
     int prefetch;
     int freed;

@@ -51,14 +51,16 @@ static int send_put(zkr_queue_t *q, qput_t *p)
     char *dir = shard_path(q, p->shard), *path = NULL;
     int rc = dir ? zkr_path_join(dir, "qn-", &path) : ZKR_ENOMEM;
     if (rc == ZKR_OK && !p->batch) {
-        rc = zkr__acreate(q->c, path, p->data[0], p->lens[0],
-                          ZKR_PERSISTENT | ZKR_SEQUENTIAL, put_cb, p);
+        rc = zkr__acreate_acl(q->c, path, p->data[0], p->lens[0],
+                              ZKR_PERSISTENT | ZKR_SEQUENTIAL, q->acl, put_cb,
+                              p);
     } else if (rc == ZKR_OK) {
         zkr__multi_t *m = zkr__multi_new(q->c, p->n);
         rc = m ? ZKR_OK : ZKR_ENOMEM;
         for (int i = 0; rc == ZKR_OK && i < p->n; i++)
-            rc = zkr__multi_create(m, path, p->data[i], p->lens[i],
-                                   ZKR_PERSISTENT | ZKR_SEQUENTIAL);
+            rc = zkr__multi_create_acl(m, path, p->data[i], p->lens[i],
+                                       ZKR_PERSISTENT | ZKR_SEQUENTIAL,
+                                       q->acl);
         if (rc == ZKR_OK)
             rc = zkr__amulti(m, put_cb, p);
         else
@@ -175,7 +177,8 @@ static void put_cb(zkr__op_t *op, int rc)
                 e->q = q;
                 e->shard = shard;
                 q->refs++;
-                erc = zkr__aensure(q->c, dir, ZKR_PERSISTENT, ensure_done, e);
+                erc = zkr__aensure_acl(q->c, dir, ZKR_PERSISTENT, q->acl,
+                                       ensure_done, e);
                 if (erc != ZKR_OK)
                     q->refs--;
             }

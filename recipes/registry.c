@@ -25,6 +25,7 @@ struct zkr_registration {
     char *data;
     size_t len;
     int persistent, keep_on_free, container_parents;
+    const struct ACL_vector *acl; /* of the node and missing parents */
     zkr_registration_cb on_state;
     void *ctx;
     enum rstate state;
@@ -337,11 +338,11 @@ static void create_cb(zkr__op_t *op, int rc)
     } else if (rc == ZKR_ENONODE && r->ensure_tries++ < 5) {
         char *parent = zkr__path_parent(r->path);
         rctx_t *e = rctx(r);
-        int erc = parent && e ? zkr__aensure(r->c, parent,
-                                             r->container_parents
-                                                 ? ZKR_CONTAINER
-                                                 : ZKR_PERSISTENT,
-                                             ensure_cb, e)
+        int erc = parent && e ? zkr__aensure_acl(r->c, parent,
+                                                 r->container_parents
+                                                     ? ZKR_CONTAINER
+                                                     : ZKR_PERSISTENT,
+                                                 r->acl, ensure_cb, e)
                               : ZKR_ENOMEM;
         free(parent);
         if (erc != ZKR_OK) {
@@ -369,9 +370,10 @@ out:
 static void do_create(zkr_registration_t *r)
 {
     rctx_t *x = rctx(r);
-    int rc = x ? zkr__acreate(r->c, r->path, r->data, r->len,
-                              r->persistent ? ZKR_PERSISTENT : ZKR_EPHEMERAL,
-                              create_cb, x)
+    int rc = x ? zkr__acreate_acl(r->c, r->path, r->data, r->len,
+                                  r->persistent ? ZKR_PERSISTENT
+                                                : ZKR_EPHEMERAL,
+                                  r->acl, create_cb, x)
                : ZKR_ENOMEM;
     r->state = R_CREATING;
     if (rc != ZKR_OK) {
@@ -460,6 +462,8 @@ int zkr_registration_new(zkr_client_t *c, const char *path, const void *data,
         zkr_registration_opts_init(&defaults);
         opts = &defaults;
     }
+    if ((rc = zkr__acl_check(c, opts->acl)) != ZKR_OK)
+        return rc;
     r = calloc(1, sizeof *r);
     if (!r)
         return ZKR_ENOMEM;
@@ -482,6 +486,7 @@ int zkr_registration_new(zkr_client_t *c, const char *path, const void *data,
     r->persistent = opts->persistent != 0;
     r->keep_on_free = r->persistent && opts->keep_on_free;
     r->container_parents = opts->container_parents != 0;
+    r->acl = zkr__acl_for(c, opts->acl);
     r->on_state = opts->on_state;
     r->ctx = opts->ctx;
     r->state = R_WAIT;

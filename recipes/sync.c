@@ -13,6 +13,7 @@ struct ensure {
     char *path;
     size_t level; /* length of the prefix being created */
     int flags;
+    const struct ACL_vector *acl; /* NULL: the client's */
     zkr__done_cb done;
     void *ctx;
 };
@@ -58,13 +59,21 @@ static int ensure_step(struct ensure *e)
     int rc;
     if (!prefix)
         return ZKR_ENOMEM;
-    rc = zkr__acreate(e->c, prefix, NULL, 0, e->flags, ensure_cb, e);
+    rc = zkr__acreate_acl(e->c, prefix, NULL, 0, e->flags, e->acl, ensure_cb,
+                          e);
     free(prefix);
     return rc;
 }
 
 int zkr__aensure(zkr_client_t *c, const char *path, int flags,
                  zkr__done_cb done, void *ctx)
+{
+    return zkr__aensure_acl(c, path, flags, NULL, done, ctx);
+}
+
+int zkr__aensure_acl(zkr_client_t *c, const char *path, int flags,
+                     const struct ACL_vector *acl, zkr__done_cb done,
+                     void *ctx)
 {
     struct ensure *e;
     int rc;
@@ -82,6 +91,7 @@ int zkr__aensure(zkr_client_t *c, const char *path, int flags,
     e->c = c;
     e->level = strlen(path);
     e->flags = flags;
+    e->acl = acl;
     e->done = done;
     e->ctx = ctx;
     rc = ensure_step(e);
@@ -102,6 +112,7 @@ struct sync {
     int have_stat;
     char **names;
     int count;
+    const struct ACL_vector *acl; /* creates: NULL for the client's */
 };
 
 static void sync_cb(zkr__op_t *op, int rc)
@@ -168,7 +179,8 @@ static int run(zkr_client_t *c, enum sop kind, const char *path,
     for (;;) {
         switch (kind) {
         case S_CREATE:
-            rc = zkr__acreate(c, path, data, len, flags, sync_cb, s);
+            rc = zkr__acreate_acl(c, path, data, len, flags, s->acl, sync_cb,
+                                  s);
             break;
         case S_DELETE:
             rc = zkr__adelete(c, path, version, sync_cb, s);
@@ -206,8 +218,16 @@ static int run(zkr_client_t *c, enum sop kind, const char *path,
 int zkr_create(zkr_client_t *c, const char *path, const void *data,
                size_t len, int flags, char **created)
 {
+    return zkr__create_acl(c, path, data, len, flags, NULL, created);
+}
+
+int zkr__create_acl(zkr_client_t *c, const char *path, const void *data,
+                    size_t len, int flags, const struct ACL_vector *acl,
+                    char **created)
+{
     struct sync s = {0};
     int rc;
+    s.acl = acl;
     if (created)
         *created = NULL;
     rc = run(c, S_CREATE, path, data, len, flags, -1, &s);
@@ -349,6 +369,12 @@ static void ensure_done(void *ctx, int rc)
 
 int zkr_ensure_path(zkr_client_t *c, const char *path)
 {
+    return zkr__ensure_path_acl(c, path, NULL);
+}
+
+int zkr__ensure_path_acl(zkr_client_t *c, const char *path,
+                         const struct ACL_vector *acl)
+{
     zkr__waiter_t w;
     int rc;
     if (!c)
@@ -356,7 +382,7 @@ int zkr_ensure_path(zkr_client_t *c, const char *path)
     if (zkr__in_callback())
         return ZKR_EDEADLK;
     zkr__waiter_init(&w);
-    rc = zkr__aensure(c, path, ZKR_PERSISTENT, ensure_done, &w);
+    rc = zkr__aensure_acl(c, path, ZKR_PERSISTENT, acl, ensure_done, &w);
     if (rc == ZKR_OK)
         rc = zkr__waiter_wait(&w, -1);
     zkr__waiter_destroy(&w);

@@ -49,6 +49,11 @@ typedef struct {
     int64_t initial;  /**< value of a missing or empty node (0) */
     int max_retries;  /**< version conflicts an add tolerates; -1 (the
                            default) retries until it succeeds */
+    const zkr_acl_t *acl; /**< ACL for the nodes this counter creates (its
+                               node and missing parents); NULL (default):
+                               the client's (zkr_client_opts_t.acl). The
+                               pointed-to value is read during
+                               zkr_counter_new only (copied). */
 } zkr_counter_opts_t;
 
 /** Completion of zkr_counter_add_async: ZKR_OK with the new value;
@@ -64,8 +69,9 @@ ZKR_EXTERN void zkr_counter_opts_init(zkr_counter_opts_t *o);
 /**
  * Make a counter handle on @p path. Sends nothing.
  * @return ZKR_OK; ZKR_EINVAL (NULL client/out, bad encoding, initial out of
- *         the encoding's range, max_retries < -1); ZKR_EBADPATH;
- *         ZKR_ECLOSED; ZKR_ENOMEM.
+ *         the encoding's range, max_retries < -1, opts->acl not a
+ *         zkr_acl_t or ZKR_ACL_CREATOR_ALL on a client without digest
+ *         credentials); ZKR_EBADPATH; ZKR_ECLOSED; ZKR_ENOMEM.
  * Ownership: free with zkr_counter_free(). Thread safety: any thread.
  */
 ZKR_EXTERN int zkr_counter_new(zkr_client_t *client, const char *path,

@@ -76,6 +76,12 @@ typedef struct {
     zkr_election_cb on_leader; /**< we became leader; may be NULL */
     zkr_election_cb on_lost;   /**< we stopped being leader; may be NULL */
     void *ctx;                 /**< passed to on_leader and on_lost */
+    const zkr_acl_t *acl;      /**< ACL for the nodes this election
+                                    creates (its own node and missing
+                                    parents); NULL (default): the client's
+                                    (zkr_client_opts_t.acl). The pointed-to
+                                    value is read during zkr_election_new
+                                    only (copied). */
 } zkr_election_opts_t;
 
 /** One participant, as listed by zkr_election_participants(). */
@@ -94,9 +100,10 @@ ZKR_EXTERN void zkr_election_opts_init(zkr_election_opts_t *opts);
  * Make an election handle for @p path (created with its parents, as
  * container nodes, when joining). The handle does not take part until
  * zkr_election_join(); before that it can observe (leader, participants).
- * @return ZKR_OK; ZKR_EINVAL (NULL client/out); ZKR_EBADPATH (also "/");
- *         ZKR_ETOOBIG (id over ZKR_MAX_DATA); ZKR_ECLOSED (client freed);
- *         ZKR_ENOMEM.
+ * @return ZKR_OK; ZKR_EINVAL (NULL client/out; opts->acl not a zkr_acl_t,
+ *         or ZKR_ACL_CREATOR_ALL on a client without digest credentials);
+ *         ZKR_EBADPATH (also "/"); ZKR_ETOOBIG (id over ZKR_MAX_DATA);
+ *         ZKR_ECLOSED (client freed); ZKR_ENOMEM.
  * Ownership: free with zkr_election_free(); inputs are copied.
  * Thread safety: any thread.
  */

@@ -45,6 +45,12 @@ typedef void (*zkr_group_cb)(zkr_group_t *g, int status, void *ctx);
 typedef struct {
     zkr_group_cb on_change; /**< member list changed; may be NULL */
     void *ctx;
+    const zkr_acl_t *acl;   /**< ACL for the nodes this group creates (its
+                                 member node and missing parents); NULL
+                                 (default): the client's
+                                 (zkr_client_opts_t.acl). The pointed-to
+                                 value is read during zkr_group_new only
+                                 (copied). */
 } zkr_group_opts_t;
 
 /** One member, as listed by zkr_group_members(). */
@@ -61,8 +67,9 @@ ZKR_EXTERN void zkr_group_opts_init(zkr_group_opts_t *opts);
 /**
  * Make a group handle and start watching the member list of @p path. It
  * observes only, until zkr_group_join().
- * @return ZKR_OK; ZKR_EINVAL (NULL client/out); ZKR_EBADPATH (also "/");
- *         ZKR_ECLOSED; ZKR_ENOMEM.
+ * @return ZKR_OK; ZKR_EINVAL (NULL client/out; opts->acl not a zkr_acl_t,
+ *         or ZKR_ACL_CREATOR_ALL on a client without digest credentials);
+ *         ZKR_EBADPATH (also "/"); ZKR_ECLOSED; ZKR_ENOMEM.
  * Ownership: free with zkr_group_free().
  * Thread safety: any thread, also from callbacks.
  */

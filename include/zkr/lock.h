@@ -59,6 +59,12 @@ typedef struct {
                                the same handle counts up; 0: ZKR_EBUSY */
     zkr_lock_cb state_cb; /**< hold-state changes, may be NULL */
     void *state_ctx;
+    const zkr_acl_t *acl; /**< ACL for the nodes this lock creates (its
+                               own nodes and missing parents); NULL
+                               (default): the client's
+                               (zkr_client_opts_t.acl). The pointed-to
+                               value is read during zkr_lock_new only
+                               (copied). */
 } zkr_lock_opts_t;
 
 /** Fill @p opts with defaults. Any thread. */
@@ -67,8 +73,10 @@ ZKR_EXTERN void zkr_lock_opts_init(zkr_lock_opts_t *opts);
 /**
  * Make a lock handle for @p path (created with its parents, as container
  * nodes, on first use).
- * @return ZKR_OK; ZKR_EINVAL (NULL client/out); ZKR_EBADPATH; ZKR_ETOOBIG
- *         (data); ZKR_ECLOSED (client freed); ZKR_ENOMEM.
+ * @return ZKR_OK; ZKR_EINVAL (NULL client/out; opts->acl not a zkr_acl_t,
+ *         or ZKR_ACL_CREATOR_ALL on a client without digest credentials);
+ *         ZKR_EBADPATH; ZKR_ETOOBIG (data); ZKR_ECLOSED (client freed);
+ *         ZKR_ENOMEM.
  * Ownership: free with zkr_lock_free(); inputs are copied.
  * Thread safety: any thread.
  */

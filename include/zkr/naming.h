@@ -62,6 +62,12 @@ typedef void (*zkr_idgen_cb)(zkr_idgen_t *g, int status, int64_t id,
 typedef struct {
     int batch; /**< IDs per reservation, 1..65536 (default 1000); only the
                     first generator of a path decides it */
+    const zkr_acl_t *acl; /**< ACL for the nodes this generator creates
+                               (the path, its buckets and reservations,
+                               and missing parents); NULL (default): the
+                               client's (zkr_client_opts_t.acl). The
+                               pointed-to value is read during
+                               zkr_idgen_new only (copied). */
 } zkr_idgen_opts_t;
 
 /** Defaults. Thread safety: any thread. */
@@ -69,8 +75,10 @@ ZKR_EXTERN void zkr_idgen_opts_init(zkr_idgen_opts_t *o);
 
 /**
  * Make a generator on @p path (created with missing parents on first use).
- * @return ZKR_OK; ZKR_EINVAL (NULL client/out, batch out of range);
- *         ZKR_EBADPATH; ZKR_ECLOSED; ZKR_ENOMEM.
+ * @return ZKR_OK; ZKR_EINVAL (NULL client/out, batch out of range,
+ *         opts->acl not a zkr_acl_t or ZKR_ACL_CREATOR_ALL on a client
+ *         without digest credentials); ZKR_EBADPATH; ZKR_ECLOSED;
+ *         ZKR_ENOMEM.
  * Ownership: free with zkr_idgen_free(). Thread safety: any thread.
  */
 ZKR_EXTERN int zkr_idgen_new(zkr_client_t *client, const char *path,

@@ -151,6 +151,13 @@ typedef struct {
                         default ZKR_QUEUE_ORPHAN_MS. A consumer cut off
                         from ZooKeeper for longer than this while a take's
                         claim is in doubt may lose that item. */
+    const zkr_acl_t *acl; /**< ACL for the nodes this queue creates (its
+                               own nodes: items, shards, leases, claim
+                               markers; and missing parents); NULL
+                               (default): the client's
+                               (zkr_client_opts_t.acl). The pointed-to
+                               value is read during zkr_queue_new only
+                               (copied). */
 } zkr_queue_opts_t;
 
 /** Default of zkr_queue_opts_t.orphan_ms: 10 minutes. */
@@ -191,8 +198,9 @@ ZKR_EXTERN void zkr_queue_opts_init(zkr_queue_opts_t *opts);
  * Make a queue handle on @p path. Nothing is created until the first put.
  * @param opts options, or NULL for defaults.
  * @return ZKR_OK; ZKR_EINVAL (NULL client/out, shards or prefetch out of
- *         range, orphan_ms < 0); ZKR_EBADPATH (malformed path, or "/"); ZKR_ECLOSED;
- *         ZKR_ENOMEM.
+ *         range, orphan_ms < 0, opts->acl not a zkr_acl_t or
+ *         ZKR_ACL_CREATOR_ALL on a client without digest credentials);
+ *         ZKR_EBADPATH (malformed path, or "/"); ZKR_ECLOSED; ZKR_ENOMEM.
  * Ownership: free with zkr_queue_free(). Thread safety: any thread.
  */
 ZKR_EXTERN int zkr_queue_new(zkr_client_t *client, const char *path,

@@ -342,6 +342,12 @@ typedef struct {
                                 (Curator) instead of persistent (Dubbo) */
     zkr_registration_cb on_state; /**< optional state callback */
     void *ctx;
+    const zkr_acl_t *acl;  /**< ACL for the nodes this registration creates
+                                (its own node and missing parents); NULL
+                                (default): the client's
+                                (zkr_client_opts_t.acl). The pointed-to
+                                value is read during the _new call only
+                                (copied). */
 } zkr_registration_opts_t;
 
 /** Defaults: ephemeral, persistent parents, no callback.
@@ -351,8 +357,10 @@ ZKR_EXTERN void zkr_registration_opts_init(zkr_registration_opts_t *o);
 /**
  * Register the node @p path with @p data, creating missing parents, and
  * keep it registered. Returns at once; wait with zkr_registration_wait().
- * @return ZKR_OK; ZKR_EINVAL (NULL client/out, data NULL with len);
- *         ZKR_EBADPATH; ZKR_ETOOBIG; ZKR_ECLOSED; ZKR_ENOMEM.
+ * @return ZKR_OK; ZKR_EINVAL (NULL client/out, data NULL with len,
+ *         opts->acl not a zkr_acl_t or ZKR_ACL_CREATOR_ALL on a client
+ *         without digest credentials); ZKR_EBADPATH; ZKR_ETOOBIG;
+ *         ZKR_ECLOSED; ZKR_ENOMEM.
  * Ownership: free *out with zkr_registration_free(); inputs are copied.
  * Thread safety: any thread, also from callbacks.
  */

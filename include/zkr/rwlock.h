@@ -28,10 +28,10 @@ typedef struct zkr_rwlock zkr_rwlock_t;
 
 /**
  * Make a read/write lock on @p path.
- * @param opts options for both sides (data, reentrancy, state callback), or
- *        NULL for defaults. Copied.
- * @return ZKR_OK; ZKR_EINVAL; ZKR_EBADPATH; ZKR_ETOOBIG; ZKR_ECLOSED;
- *         ZKR_ENOMEM.
+ * @param opts options for both sides (data, reentrancy, state callback,
+ *        ACL of the nodes they create), or NULL for defaults. Copied.
+ * @return ZKR_OK; ZKR_EINVAL (as zkr_lock_new, also for opts->acl);
+ *         ZKR_EBADPATH; ZKR_ETOOBIG; ZKR_ECLOSED; ZKR_ENOMEM.
  * Ownership: free with zkr_rwlock_free(). Thread safety: any thread.
  */
 ZKR_EXTERN int zkr_rwlock_new(zkr_client_t *client, const char *path,
