@@ -15,6 +15,10 @@
 //                 N acquires in total (after an untimed warm-up round)
 //   queue-put     SimpleDistributedQueue: offer N items of 16 bytes
 //   queue-take    fill N items untimed, then take N items
+//   queue-take:K  fill N items untimed, then K client sessions, each with
+//                 its own SimpleDistributedQueue on the same path, take
+//                 them together (non-blocking poll() until the queue is
+//                 empty); timed from the common start to the N-th take
 // (queue scenarios run 200 untimed warm-up operations on a separate path
 // first, so the JIT is warm as in the lock scenarios.)
 //
@@ -47,7 +51,8 @@ public final class CuratorBench {
     private static void usage(String why) {
         System.err.println("CuratorBench: " + why);
         System.err.println("usage: java CuratorBench HOSTS SCENARIO N");
-        System.err.println("  SCENARIO: uncontended | contended:K | queue-put | queue-take");
+        System.err.println("  SCENARIO: uncontended | contended:K | queue-put | queue-take"
+                + " | queue-take:K");
         System.exit(2);
     }
 
@@ -201,6 +206,85 @@ public final class CuratorBench {
         }
     }
 
+    /**
+     * K sessions drain one pre-filled queue together. No producer runs, so
+     * a null poll() means every item is gone (each listed one deleted by
+     * some consumer). Returns items/s from the common start to the N-th
+     * take.
+     */
+    private static double queueTakeMany(String hosts, String base, int k, int n)
+            throws Exception {
+        List<CuratorFramework> clients = new ArrayList<>(k);
+        try (CuratorFramework c = connect(hosts)) {
+            SimpleDistributedQueue warm = new SimpleDistributedQueue(c, base + "/warmup");
+            for (int i = 0; i < WARMUP; i++) {
+                warm.offer(item(i));
+            }
+            for (int i = 0; i < WARMUP; i++) {
+                warm.take();
+            }
+            String path = base + "/queue";
+            SimpleDistributedQueue filler = new SimpleDistributedQueue(c, path);
+            for (int i = 0; i < n; i++) {
+                filler.offer(item(i));
+            }
+            List<SimpleDistributedQueue> queues = new ArrayList<>(k);
+            for (int i = 0; i < k; i++) {
+                CuratorFramework ci = connect(hosts);
+                clients.add(ci);
+                queues.add(new SimpleDistributedQueue(ci, path));
+            }
+            final AtomicInteger taken = new AtomicInteger();
+            final AtomicLong endNs = new AtomicLong();
+            final AtomicReference<Throwable> failure = new AtomicReference<>();
+            final CountDownLatch ready = new CountDownLatch(k);
+            final CountDownLatch go = new CountDownLatch(1);
+            List<Thread> threads = new ArrayList<>(k);
+            for (final SimpleDistributedQueue q : queues) {
+                Thread t = new Thread(() -> {
+                    try {
+                        ready.countDown();
+                        go.await();
+                        while (taken.get() < n && failure.get() == null) {
+                            byte[] got = q.poll();
+                            if (got == null) {
+                                return;         // empty: the others took the rest
+                            }
+                            if (got.length != ITEM_SIZE) {
+                                throw new IllegalStateException("bad item");
+                            }
+                            if (taken.incrementAndGet() == n) {
+                                endNs.set(System.nanoTime());
+                            }
+                        }
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                });
+                t.setDaemon(true);
+                threads.add(t);
+                t.start();
+            }
+            ready.await();
+            long t0 = System.nanoTime();
+            go.countDown();
+            for (Thread t : threads) {
+                t.join();
+            }
+            if (failure.get() != null) {
+                throw new Exception("consumer failed: " + failure.get(), failure.get());
+            }
+            if (taken.get() != n) {
+                throw new IllegalStateException("took " + taken.get() + " of " + n + " items");
+            }
+            return n / ((endNs.get() - t0) / 1e9);
+        } finally {
+            for (CuratorFramework ci : clients) {
+                ci.close();
+            }
+        }
+    }
+
     private static void cleanup(String hosts, String base) {
         try (CuratorFramework c = connect(hosts)) {
             if (c.checkExists().forPath(base) != null) {
@@ -236,6 +320,10 @@ public final class CuratorBench {
                 unit = "items/s";
             } else if (scenario.equals("queue-take")) {
                 value = queue(hosts, base, n, true);
+                unit = "items/s";
+            } else if (scenario.startsWith("queue-take:")) {
+                int k = positive("K", scenario.substring("queue-take:".length()));
+                value = queueTakeMany(hosts, base, k, n);
                 unit = "items/s";
             } else {
                 usage("unknown SCENARIO " + scenario);

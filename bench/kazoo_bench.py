@@ -12,6 +12,10 @@ SCENARIO:
                 acquires in total (after an untimed warm-up round)
   queue-put     kazoo Queue: put N items of 16 bytes
   queue-take    fill N items untimed, then get N items
+  queue-take:K  fill N items untimed, then K client sessions (one thread
+                each), each with its own Queue on the same path, get them
+                together until the queue is empty; timed from the common
+                start to the N-th get
 (queue scenarios run 200 untimed warm-up operations on a separate path
 first, as the Curator bench does.)
 
@@ -34,7 +38,8 @@ ITEM_SIZE = 16
 def usage(why):
     sys.stderr.write("kazoo_bench: %s\n" % why)
     sys.stderr.write("usage: kazoo_bench.py HOSTS SCENARIO N\n  SCENARIO: "
-                     "uncontended | contended:K | queue-put | queue-take\n")
+                     "uncontended | contended:K | queue-put | queue-take | "
+                     "queue-take:K\n")
     sys.exit(2)
 
 
@@ -167,6 +172,73 @@ def queue(hosts, base, n, take):
         close(client)
 
 
+def queue_take_many(hosts, base, k, n):
+    """K sessions drain one pre-filled queue together.
+
+    No producer runs, so get() returning None means every item is gone.
+    Returns items/s from the common start to the n-th get."""
+    clients = []
+    try:
+        client = connect(hosts)
+        clients.append(client)
+        warm = client.Queue(base + "/warmup")
+        for i in range(WARMUP):
+            warm.put(item(i))
+        for i in range(WARMUP):
+            if warm.get() is None:
+                raise RuntimeError("warm-up queue ran dry")
+        path = base + "/queue"
+        filler = client.Queue(path)
+        for i in range(n):
+            filler.put(item(i))
+        queues = []
+        for _ in range(k):
+            consumer = connect(hosts)
+            clients.append(consumer)
+            queues.append(consumer.Queue(path))
+        state = {"taken": 0, "end": None, "error": None}
+        guard = threading.Lock()
+        go = threading.Event()
+
+        def worker(q):
+            try:
+                go.wait()
+                while True:
+                    with guard:
+                        if state["taken"] >= n or state["error"]:
+                            return
+                    data = q.get()
+                    if data is None:
+                        return          # empty: the others took the rest
+                    if len(data) != ITEM_SIZE:
+                        raise RuntimeError("bad item: %r" % (data,))
+                    with guard:
+                        state["taken"] += 1
+                        if state["taken"] == n:
+                            state["end"] = time.perf_counter()
+            except Exception as exc:
+                with guard:
+                    if state["error"] is None:
+                        state["error"] = exc
+
+        threads = [threading.Thread(target=worker, args=(q,), daemon=True)
+                   for q in queues]
+        for t in threads:
+            t.start()
+        t0 = time.perf_counter()
+        go.set()
+        for t in threads:
+            t.join()
+        if state["error"] is not None:
+            raise RuntimeError("consumer failed: %r" % (state["error"],))
+        if state["taken"] != n:
+            raise RuntimeError("took %d of %d items" % (state["taken"], n))
+        return n / (state["end"] - t0)
+    finally:
+        for client in clients:
+            close(client)
+
+
 def cleanup(hosts, base):
     try:
         client = connect(hosts)
@@ -187,19 +259,22 @@ def main(argv):
     hosts, scenario = argv[1], argv[2]
     n = positive("N", argv[3])
     if not (scenario in ("uncontended", "queue-put", "queue-take")
-            or scenario.startswith("contended:")):
+            or scenario.startswith("contended:")
+            or scenario.startswith("queue-take:")):
         usage("unknown SCENARIO %r" % scenario)
     k = 0
-    if scenario.startswith("contended:"):
-        k = positive("K", scenario[len("contended:"):])
+    if ":" in scenario:
+        k = positive("K", scenario.split(":", 1)[1])
     logging.basicConfig(level=logging.CRITICAL)
     base = "/bench/kazoo-%d-%d" % (int(time.time() * 1000), os.getpid())
 
     try:
         if scenario == "uncontended":
             value, unit = uncontended(hosts, base, n), "cycles/s"
-        elif k:
+        elif k and scenario.startswith("contended:"):
             value, unit = contended(hosts, base, k, n), "handoffs/s"
+        elif k:
+            value, unit = queue_take_many(hosts, base, k, n), "items/s"
         else:
             value = queue(hosts, base, n, scenario == "queue-take")
             unit = "items/s"

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* zkr lock benchmarks, in the same form as the Curator and kazoo ones:
+/* zkr lock and queue benchmarks, in the same form as the Curator and kazoo
+ * ones:
  *
  *   zkr-bench HOSTS SCENARIO N
  *
  * SCENARIO: uncontended (N acquire+release cycles on one handle),
  * contended:K (K sessions, one handle each, N grants in all), raw (N plain
  * create+delete round trips with libzookeeper_mt's blocking API: the
- * limit). Prints one line: RESULT <impl> <scenario> <value> <unit>. */
+ * limit), and the queue scenarios listed further down. Prints one line,
+ * RESULT <impl> <scenario> <value> <unit> (queue-shard-1m: three). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -176,9 +178,10 @@ static void raw(const char *hosts, const char *base, int n)
  * queue-take[:K]   fill N untimed, then K consumers (own sessions, default
  *                  1) take N with blocking takes, claiming 64 ahead
  * queue-take-noprefetch  the same, one consumer claiming nothing ahead
- * queue-shard-1m[:K]  sharded queue (64 shards): fill N untimed (batches,
- *                  pipelined), then K consumers (default 1) drain it;
- *                  reports the drain
+ * queue-shard-1m[:K]  sharded queue (64 shards): fill N (batches of 100,
+ *                  16 in flight), then K consumers (default 1) drain it;
+ *                  prints three lines, scenario names suffixed -fill and
+ *                  -drain (items/s) and -total (fill + drain, in s)
  * Queue scenarios run 200 untimed warm-up items on a separate path. */
 
 #define Q_ITEM 16
@@ -345,9 +348,12 @@ static void *q_consume(void *arg)
     return NULL;
 }
 
-/* Fill n items into <base>/name, then time k consumers taking them all. */
+/* Fill n items into <base>/name, then time k consumers taking them all.
+ * Returns the drain's items/s; *fill_s (if not NULL) gets the fill's
+ * seconds and *drain_s the drain's. */
 static double q_drain(const char *hosts, const char *base, const char *name,
-                      int n, int k, int shards, int prefetch)
+                      int n, int k, int shards, int prefetch, double *fill_s,
+                      double *drain_s)
 {
     zkr_client_t *c = connect_or_die(hosts);
     zkr_queue_t *q = q_open(c, base, name, shards, 0);
@@ -356,8 +362,10 @@ static double q_drain(const char *hosts, const char *base, const char *name,
     q_warmup(c, base);
     t0 = now_s();
     q_fill(q, n, 100, 16);
-    fprintf(stderr, "zkr-bench: filled %d items in %.1f s\n", n,
-            now_s() - t0);
+    dt = now_s() - t0;
+    if (fill_s)
+        *fill_s = dt;
+    fprintf(stderr, "zkr-bench: filled %d items in %.1f s\n", n, dt);
     for (int i = 0; i < k; i++) {
         ks[i].c = connect_or_die(hosts);
         ks[i].q = q_open(ks[i].c, base, name, shards, prefetch);
@@ -372,6 +380,8 @@ static double q_drain(const char *hosts, const char *base, const char *name,
     for (int i = 0; i < k; i++)
         pthread_join(ks[i].th, NULL);
     dt = now_s() - t0;
+    if (drain_s)
+        *drain_s = dt;
     for (int i = 0; i < k; i++) {
         fprintf(stderr, "zkr-bench: consumer %d took %d\n", i, ks[i].n);
         zkr_queue_free(ks[i].q);
@@ -389,7 +399,9 @@ int main(int argc, char **argv)
     int n;
     if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         printf("usage: zkr-bench HOSTS SCENARIO N\n"
-               "SCENARIO: uncontended | contended:K | raw\n"
+               "SCENARIO: uncontended | contended:K | raw | queue-put |\n"
+               "  queue-put-async | queue-put-batch | queue-take[:K] |\n"
+               "  queue-take-noprefetch | queue-shard-1m[:K]\n"
                "Prints: RESULT <impl> <scenario> <value> <unit>\n");
         return 0;
     }
@@ -415,18 +427,22 @@ int main(int argc, char **argv)
              (!strncmp(argv[2], "queue-take:", 11) && atoi(argv[2] + 11) > 0))
         printf("RESULT zkr %s %.1f items/s\n", argv[2],
                q_drain(argv[1], base, "queue", n,
-                       argv[2][10] ? atoi(argv[2] + 11) : 1, 0, Q_PREFETCH));
+                       argv[2][10] ? atoi(argv[2] + 11) : 1, 0, Q_PREFETCH,
+                       NULL, NULL));
     else if (!strcmp(argv[2], "queue-take-noprefetch"))
         printf("RESULT zkr %s %.1f items/s\n", argv[2],
-               q_drain(argv[1], base, "queue", n, 1, 0, 0));
+               q_drain(argv[1], base, "queue", n, 1, 0, 0, NULL, NULL));
     else if (!strcmp(argv[2], "queue-shard-1m") ||
              (!strncmp(argv[2], "queue-shard-1m:", 15) &&
-              atoi(argv[2] + 15) > 0))
-        printf("RESULT zkr %s %.1f items/s\n", argv[2],
-               q_drain(argv[1], base, "sharded", n,
-                       argv[2][14] ? atoi(argv[2] + 15) : 1, 64,
-                       4 * Q_PREFETCH));
-    else {
+              atoi(argv[2] + 15) > 0)) {
+        double fill_s = 0, drain_s = 0,
+               rate = q_drain(argv[1], base, "sharded", n,
+                              argv[2][14] ? atoi(argv[2] + 15) : 1, 64,
+                              4 * Q_PREFETCH, &fill_s, &drain_s);
+        printf("RESULT zkr %s-fill %.1f items/s\n", argv[2], n / fill_s);
+        printf("RESULT zkr %s-drain %.1f items/s\n", argv[2], rate);
+        printf("RESULT zkr %s-total %.1f s\n", argv[2], fill_s + drain_s);
+    } else {
         fprintf(stderr, "zkr-bench: unknown scenario '%s'\n", argv[2]);
         return 2;
     }
