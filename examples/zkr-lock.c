@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,7 +200,10 @@ int main(int argc, char **argv)
         zkr_client_free(c);
         return EXIT_USAGE;
     }
-    timeout_ms = nonblock ? 0 : wait_s < 0 ? -1 : (int)(wait_s * 1000 + 0.5);
+    /* -w beyond INT_MAX ms (about 24 days) waits forever */
+    timeout_ms = nonblock                             ? 0
+                 : wait_s < 0 || wait_s * 1000 > INT_MAX ? -1
+                                                      : (int)(wait_s * 1000 + 0.5);
     if (verbose)
         fprintf(stderr, "zkr-lock: waiting for %s\n", path);
     rc = zkr_lock_acquire(lock, timeout_ms);

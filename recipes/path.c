@@ -140,6 +140,9 @@ int zkr__seq_cmp(int32_t a, int32_t b)
     /* Serial-number arithmetic: the difference taken modulo 2^32 decides,
      * so 2147483647 sorts before -2147483648 (the wrapped successor). */
     int32_t d = (int32_t)((uint32_t)a - (uint32_t)b);
+    if (d == INT32_MIN) /* exactly 2^31 apart: break the tie by value so
+                           that the order stays antisymmetric */
+        return a < b ? -1 : 1;
     return d < 0 ? -1 : d > 0 ? 1 : 0;
 }
 

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* examples/zkr-elect.c, main renamed, with its option parsing reachable (see
+ * reach.h). */
+#define main fz_zkr_elect_main
+int fz_zkr_elect_main(int argc, char **argv);
+#include "../examples/zkr-elect.c"
+#undef main
+
+#include "reach.h"
+
+int fz_elect_parse_seconds(const char *s, double *out)
+{
+    return parse_seconds(s, out);
+}
