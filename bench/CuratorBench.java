@@ -97,32 +97,37 @@ public final class CuratorBench {
         }
     }
 
+    /** One unit of work of a worker; false when it has nothing left. */
+    private interface Step<T> {
+        boolean run(T worker) throws Exception;
+    }
+
     /**
-     * One contended round: every client loops acquire/release on its own
-     * mutex until `target` acquires happened in total. Returns elapsed ns
-     * from the common start to the target-th acquire.
+     * Runs {@code step} in a loop on one thread per worker, all released at
+     * once, until {@code target} steps succeeded in total (a worker whose step
+     * returns false stops early). Returns {ns from the common start to the
+     * target-th step, steps done}; rethrows the first worker's failure.
      */
-    private static long contendedRound(List<InterProcessMutex> locks, int target)
-            throws Exception {
-        final int k = locks.size();
-        final AtomicInteger acquires = new AtomicInteger();
+    private static <T> long[] race(List<T> workers, int target, Step<T> step,
+                                   String what) throws Exception {
+        final AtomicInteger done = new AtomicInteger();
         final AtomicLong endNs = new AtomicLong();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
-        final CountDownLatch ready = new CountDownLatch(k);
+        final CountDownLatch ready = new CountDownLatch(workers.size());
         final CountDownLatch go = new CountDownLatch(1);
-        List<Thread> threads = new ArrayList<>(k);
-        for (final InterProcessMutex m : locks) {
+        List<Thread> threads = new ArrayList<>(workers.size());
+        for (final T w : workers) {
             Thread t = new Thread(() -> {
                 try {
                     ready.countDown();
                     go.await();
-                    while (acquires.get() < target && failure.get() == null) {
-                        m.acquire();
-                        int got = acquires.incrementAndGet();
-                        if (got == target) {
+                    while (done.get() < target && failure.get() == null) {
+                        if (!step.run(w)) {
+                            return;
+                        }
+                        if (done.incrementAndGet() == target) {
                             endNs.set(System.nanoTime());
                         }
-                        m.release();
                     }
                 } catch (Throwable e) {
                     failure.compareAndSet(null, e);
@@ -139,9 +144,24 @@ public final class CuratorBench {
             t.join();
         }
         if (failure.get() != null) {
-            throw new Exception("contender failed: " + failure.get(), failure.get());
+            throw new Exception(what + " failed: " + failure.get(), failure.get());
         }
-        return endNs.get() - t0;
+        long end = endNs.get() != 0 ? endNs.get() : System.nanoTime();
+        return new long[] {end - t0, done.get()};
+    }
+
+    /**
+     * One contended round: every client loops acquire/release on its own
+     * mutex until `target` holds happened in total. Returns elapsed ns
+     * from the common start to the target-th hold.
+     */
+    private static long contendedRound(List<InterProcessMutex> locks, int target)
+            throws Exception {
+        return race(locks, target, m -> {
+            m.acquire();
+            m.release();
+            return true;
+        }, "contender")[0];
     }
 
     private static double contended(String hosts, String base, int k, int n) throws Exception {
@@ -234,50 +254,20 @@ public final class CuratorBench {
                 clients.add(ci);
                 queues.add(new SimpleDistributedQueue(ci, path));
             }
-            final AtomicInteger taken = new AtomicInteger();
-            final AtomicLong endNs = new AtomicLong();
-            final AtomicReference<Throwable> failure = new AtomicReference<>();
-            final CountDownLatch ready = new CountDownLatch(k);
-            final CountDownLatch go = new CountDownLatch(1);
-            List<Thread> threads = new ArrayList<>(k);
-            for (final SimpleDistributedQueue q : queues) {
-                Thread t = new Thread(() -> {
-                    try {
-                        ready.countDown();
-                        go.await();
-                        while (taken.get() < n && failure.get() == null) {
-                            byte[] got = q.poll();
-                            if (got == null) {
-                                return;         // empty: the others took the rest
-                            }
-                            if (got.length != ITEM_SIZE) {
-                                throw new IllegalStateException("bad item");
-                            }
-                            if (taken.incrementAndGet() == n) {
-                                endNs.set(System.nanoTime());
-                            }
-                        }
-                    } catch (Throwable e) {
-                        failure.compareAndSet(null, e);
-                    }
-                });
-                t.setDaemon(true);
-                threads.add(t);
-                t.start();
+            long[] r = race(queues, n, q -> {
+                byte[] got = q.poll();
+                if (got == null) {
+                    return false;       // empty: the others took the rest
+                }
+                if (got.length != ITEM_SIZE) {
+                    throw new IllegalStateException("bad item");
+                }
+                return true;
+            }, "consumer");
+            if (r[1] != n) {
+                throw new IllegalStateException("took " + r[1] + " of " + n + " items");
             }
-            ready.await();
-            long t0 = System.nanoTime();
-            go.countDown();
-            for (Thread t : threads) {
-                t.join();
-            }
-            if (failure.get() != null) {
-                throw new Exception("consumer failed: " + failure.get(), failure.get());
-            }
-            if (taken.get() != n) {
-                throw new IllegalStateException("took " + taken.get() + " of " + n + " items");
-            }
-            return n / ((endNs.get() - t0) / 1e9);
+            return n / (r[0] / 1e9);
         } finally {
             for (CuratorFramework ci : clients) {
                 ci.close();

@@ -84,34 +84,35 @@ def uncontended(hosts, base, n):
         close(client)
 
 
-def contended_round(locks, target):
-    """Every lock loops acquire/release until `target` acquires in total.
-
-    Returns seconds from the common start to the target-th acquire."""
-    state = {"acquires": 0, "end": None, "error": None}
+def race(workers, target, step, what):
+    """Run step(w) in a loop on one thread per worker, all started together,
+    until `target` steps succeeded in total; a step returning False ends its
+    worker early (nothing left). Returns (seconds from the common start to
+    the target-th step, steps done). Raises the first worker's failure."""
+    state = {"done": 0, "end": None, "error": None}
     guard = threading.Lock()
     go = threading.Event()
 
-    def worker(lock):
+    def worker(w):
         try:
             go.wait()
             while True:
                 with guard:
-                    if state["acquires"] >= target or state["error"]:
+                    if state["done"] >= target or state["error"]:
                         return
-                lock.acquire()
+                if not step(w):
+                    return
                 with guard:
-                    state["acquires"] += 1
-                    if state["acquires"] == target:
+                    state["done"] += 1
+                    if state["done"] == target:
                         state["end"] = time.perf_counter()
-                lock.release()
         except Exception as exc:
             with guard:
                 if state["error"] is None:
                     state["error"] = exc
 
-    threads = [threading.Thread(target=worker, args=(lock,), daemon=True)
-               for lock in locks]
+    threads = [threading.Thread(target=worker, args=(w,), daemon=True)
+               for w in workers]
     for t in threads:
         t.start()
     t0 = time.perf_counter()
@@ -119,8 +120,21 @@ def contended_round(locks, target):
     for t in threads:
         t.join()
     if state["error"] is not None:
-        raise RuntimeError("contender failed: %r" % (state["error"],))
-    return state["end"] - t0
+        raise RuntimeError("%s failed: %r" % (what, state["error"]))
+    end = state["end"] if state["end"] is not None else time.perf_counter()
+    return end - t0, state["done"]
+
+
+def contended_round(locks, target):
+    """Every lock loops acquire/release until `target` acquires in total.
+
+    Returns seconds from the common start to the target-th hold."""
+    def hold(lock):
+        lock.acquire()
+        lock.release()
+        return True
+
+    return race(locks, target, hold, "contender")[0]
 
 
 def contended(hosts, base, k, n):
@@ -196,44 +210,18 @@ def queue_take_many(hosts, base, k, n):
             consumer = connect(hosts)
             clients.append(consumer)
             queues.append(consumer.Queue(path))
-        state = {"taken": 0, "end": None, "error": None}
-        guard = threading.Lock()
-        go = threading.Event()
+        def take(q):
+            data = q.get()
+            if data is None:
+                return False    # empty: the others took the rest
+            if len(data) != ITEM_SIZE:
+                raise RuntimeError("bad item: %r" % (data,))
+            return True
 
-        def worker(q):
-            try:
-                go.wait()
-                while True:
-                    with guard:
-                        if state["taken"] >= n or state["error"]:
-                            return
-                    data = q.get()
-                    if data is None:
-                        return          # empty: the others took the rest
-                    if len(data) != ITEM_SIZE:
-                        raise RuntimeError("bad item: %r" % (data,))
-                    with guard:
-                        state["taken"] += 1
-                        if state["taken"] == n:
-                            state["end"] = time.perf_counter()
-            except Exception as exc:
-                with guard:
-                    if state["error"] is None:
-                        state["error"] = exc
-
-        threads = [threading.Thread(target=worker, args=(q,), daemon=True)
-                   for q in queues]
-        for t in threads:
-            t.start()
-        t0 = time.perf_counter()
-        go.set()
-        for t in threads:
-            t.join()
-        if state["error"] is not None:
-            raise RuntimeError("consumer failed: %r" % (state["error"],))
-        if state["taken"] != n:
-            raise RuntimeError("took %d of %d items" % (state["taken"], n))
-        return n / (state["end"] - t0)
+        secs, taken = race(queues, n, take, "consumer")
+        if taken != n:
+            raise RuntimeError("took %d of %d items" % (taken, n))
+        return n / secs
     finally:
         for client in clients:
             close(client)
