@@ -81,6 +81,9 @@ zkrpy_guard_shutdown(zkrpy_guard_t *g, int *listening,
         return;
     }
     h = g->handle;
+    /* closing before the first step: a waiter woken by it (a resign ends
+     * wait_leader with NotHeld) must see that the object is closing */
+    g->closing = 1;
     if (first != NULL) {
         Py_BEGIN_ALLOW_THREADS
         first(h);
