@@ -423,27 +423,32 @@ const struct ACL_vector *zkr__client_acl(zkr_client_t *c)
     return acl_vector(c->acl);
 }
 
-const struct ACL_vector *zkr__acl_for(zkr_client_t *c,
-                                      const zkr_acl_t *override)
+/* A usable ACL choice: a zkr_acl_t value, and CREATOR_ALL only with
+ * credentials (without them the server refuses every create). */
+static int acl_valid(zkr_acl_t acl, int has_digest)
 {
-    return override ? acl_vector(*override) : zkr__client_acl(c);
-}
-
-int zkr__acl_check(zkr_client_t *c, const zkr_acl_t *override)
-{
-    if (!override)
-        return ZKR_OK;
-    switch (*override) {
+    switch (acl) {
     case ZKR_ACL_OPEN:
     case ZKR_ACL_READ_ONLY:
-        return ZKR_OK;
+        return 1;
     case ZKR_ACL_CREATOR_ALL:
-        /* As for the client's own default: without credentials the
-         * server refuses every create (ZKR_EINVALIDACL), so say it now.
-         * The digest is fixed at zkr_client_new. */
-        return c->digest ? ZKR_OK : ZKR_EINVAL;
+        return has_digest;
     }
-    return ZKR_EINVAL;
+    return 0;
+}
+
+int zkr__acl_pick(zkr_client_t *c, const zkr_acl_t *override,
+                  const struct ACL_vector **out)
+{
+    if (!override) {
+        *out = zkr__client_acl(c);
+        return ZKR_OK;
+    }
+    /* the digest is fixed at zkr_client_new */
+    if (!acl_valid(*override, c->digest != NULL))
+        return ZKR_EINVAL;
+    *out = acl_vector(*override);
+    return ZKR_OK;
 }
 
 int zkr_client_wait_connected(zkr_client_t *c, int timeout_ms)
@@ -498,7 +503,7 @@ int zkr_client_new(const zkr_client_opts_t *opts, zkr_client_t **out)
         return rc;
     if (opts->digest && !strchr(opts->digest, ':'))
         return ZKR_EINVAL;
-    if (opts->acl == ZKR_ACL_CREATOR_ALL && !opts->digest)
+    if (!acl_valid(opts->acl, opts->digest != NULL))
         return ZKR_EINVAL;
 
     c = calloc(1, sizeof *c);

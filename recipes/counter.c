@@ -332,7 +332,8 @@ int zkr_counter_new(zkr_client_t *c, const char *path,
         return rc;
     if (!strcmp(path, "/"))
         return ZKR_EBADPATH;
-    if ((rc = zkr__acl_check(c, opts->acl)) != ZKR_OK)
+    const struct ACL_vector *acl;
+    if ((rc = zkr__acl_pick(c, opts->acl, &acl)) != ZKR_OK)
         return rc;
     if (zkr__client_closed(c))
         return ZKR_ECLOSED;
@@ -348,7 +349,7 @@ int zkr_counter_new(zkr_client_t *c, const char *path,
     k->enc = opts->encoding;
     k->initial = opts->initial;
     k->max_retries = opts->max_retries;
-    k->acl = zkr__acl_for(c, opts->acl);
+    k->acl = acl;
     *out = k;
     return ZKR_OK;
 }

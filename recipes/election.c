@@ -803,7 +803,9 @@ int zkr_election_new(zkr_client_t *c, const char *path,
         return ZKR_EBADPATH;
     if (opts && opts->id && strlen(opts->id) > ZKR_MAX_DATA)
         return ZKR_ETOOBIG;
-    if ((rc = zkr__acl_check(c, opts ? opts->acl : NULL)) != ZKR_OK)
+    const struct ACL_vector *acl;
+    rc = zkr__acl_pick(c, opts ? opts->acl : NULL, &acl);
+    if (rc != ZKR_OK)
         return rc;
     if (zkr__client_closed(c))
         return ZKR_ECLOSED;
@@ -817,7 +819,7 @@ int zkr_election_new(zkr_client_t *c, const char *path,
     e->path = strdup(path);
     e->id = opts && opts->id ? strdup(opts->id) : zkr__default_node_data();
     e->id_len = e->id ? strlen(e->id) : 0;
-    e->acl = zkr__acl_for(c, opts ? opts->acl : NULL);
+    e->acl = acl;
     if (opts) {
         e->on_leader = opts->on_leader;
         e->on_lost = opts->on_lost;

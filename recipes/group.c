@@ -393,7 +393,9 @@ int zkr_group_new(zkr_client_t *c, const char *path,
         return rc;
     if (strcmp(path, "/") == 0)
         return ZKR_EBADPATH;
-    if ((rc = zkr__acl_check(c, opts ? opts->acl : NULL)) != ZKR_OK)
+    const struct ACL_vector *acl;
+    rc = zkr__acl_pick(c, opts ? opts->acl : NULL, &acl);
+    if (rc != ZKR_OK)
         return rc;
     if (zkr__client_closed(c))
         return ZKR_ECLOSED;
@@ -403,7 +405,7 @@ int zkr_group_new(zkr_client_t *c, const char *path,
     pthread_mutex_init(&g->mu, NULL);
     g->refs = 1;
     g->c = c;
-    g->acl = zkr__acl_for(c, opts ? opts->acl : NULL);
+    g->acl = acl;
     if (opts) {
         g->on_change = opts->on_change;
         g->ctx = opts->ctx;

@@ -90,7 +90,7 @@ struct zkr__watch {
 /* Start operations. Return ZKR_OK (cb will run exactly once) or an error
  * (cb never runs). Paths are relative to the chroot and validated.
  * Creates use the client's default ACL, or with the _acl variants acl
- * (NULL: the client's; see zkr__acl_for). */
+ * (NULL: the client's; see zkr__acl_pick). */
 int zkr__acreate(zkr_client_t *c, const char *path, const void *data,
                  size_t len, int flags, zkr__op_cb cb, void *ctx);
 int zkr__acreate_acl(zkr_client_t *c, const char *path, const void *data,
@@ -153,16 +153,14 @@ int zkr__client_closed(zkr_client_t *c);
 /* Session generation: bumps on every new session. */
 unsigned zkr__client_gen(zkr_client_t *c);
 const struct ACL_vector *zkr__client_acl(zkr_client_t *c);
-/* The ACL a recipe creates its nodes with: *override, or the client's
- * default (zkr_client_opts_t.acl) when override is NULL. The result points
- * at libzookeeper's static vectors: keep it for the recipe's lifetime in
- * place of the option (it copies the choice; override may go away). */
-const struct ACL_vector *zkr__acl_for(zkr_client_t *c,
-                                      const zkr_acl_t *override);
-/* Validate a recipe's ACL option: ZKR_OK for NULL and usable values;
+/* The ACL a recipe creates its nodes with, for its _new: *override, or
+ * the client's default (zkr_client_opts_t.acl) when override is NULL.
  * ZKR_EINVAL for a value outside zkr_acl_t, or ZKR_ACL_CREATOR_ALL on a
- * client without digest credentials (as zkr_client_new). */
-int zkr__acl_check(zkr_client_t *c, const zkr_acl_t *override);
+ * client without digest credentials (as zkr_client_new). *out points at
+ * libzookeeper's static vectors: the recipe keeps it in place of the
+ * option (override may go away). */
+int zkr__acl_pick(zkr_client_t *c, const zkr_acl_t *override,
+                  const struct ACL_vector **out);
 /* Host name and pid, the default lock-node data. Ownership: caller frees. */
 char *zkr__default_node_data(void);
 

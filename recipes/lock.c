@@ -817,7 +817,8 @@ int zkr__lock_new_spec(zkr_client_t *c, const char *path,
         return ZKR_ETOOBIG;
     if (opts->data_len && !opts->data)
         return ZKR_EINVAL;
-    if ((rc = zkr__acl_check(c, opts->acl)) != ZKR_OK)
+    const struct ACL_vector *acl;
+    if ((rc = zkr__acl_pick(c, opts->acl, &acl)) != ZKR_OK)
         return rc;
     if (zkr__client_closed(c))
         return ZKR_ECLOSED;
@@ -841,7 +842,7 @@ int zkr__lock_new_spec(zkr_client_t *c, const char *path,
     l->reentrant = opts->reentrant;
     l->state_cb = opts->state_cb;
     l->state_ctx = opts->state_ctx;
-    l->acl = zkr__acl_for(c, opts->acl);
+    l->acl = acl;
     l->dir = l->path ? zkr__dir_get(c, path, spec, dir_deliver) : NULL;
     if (!l->path || !l->data || !l->dir) {
         zkr__dir_unref(l->dir);

@@ -475,7 +475,8 @@ int zkr_idgen_new(zkr_client_t *c, const char *path,
         return rc;
     if (!strcmp(path, "/"))
         return ZKR_EBADPATH;
-    if ((rc = zkr__acl_check(c, opts->acl)) != ZKR_OK)
+    const struct ACL_vector *acl;
+    if ((rc = zkr__acl_pick(c, opts->acl, &acl)) != ZKR_OK)
         return rc;
     if (zkr__client_closed(c))
         return ZKR_ECLOSED;
@@ -489,7 +490,7 @@ int zkr_idgen_new(zkr_client_t *c, const char *path,
     g->c = c;
     zkr__client_ref(c);
     g->want_batch = opts->batch;
-    g->acl = zkr__acl_for(c, opts->acl);
+    g->acl = acl;
     g->bucket = -1;
     if ((rc = zkr_client_add_listener(c, g_on_state, g)) != ZKR_OK) {
         g_unref(g);

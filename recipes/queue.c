@@ -361,7 +361,8 @@ int zkr_queue_new(zkr_client_t *c, const char *path,
     if (opts->shards < 0 || opts->shards > 9999 || opts->prefetch < 0 ||
         opts->prefetch > 100000 || opts->orphan_ms < 0)
         return ZKR_EINVAL;
-    if ((rc = zkr__acl_check(c, opts->acl)) != ZKR_OK)
+    const struct ACL_vector *acl;
+    if ((rc = zkr__acl_pick(c, opts->acl, &acl)) != ZKR_OK)
         return rc;
     if (zkr__client_closed(c))
         return ZKR_ECLOSED;
@@ -372,7 +373,7 @@ int zkr_queue_new(zkr_client_t *c, const char *path,
     zkr__cond_init(&q->cv);
     q->refs = 1;
     q->c = c;
-    q->acl = zkr__acl_for(c, opts->acl);
+    q->acl = acl;
     q->nshards_put = opts->shards;
     q->batch = 1;
     q->prefetch = opts->prefetch;

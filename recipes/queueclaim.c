@@ -173,6 +173,17 @@ static void mark_free(qmark_t *k)
     free(k);
 }
 
+/* A marker whose delete cannot go through: say so and forget it (a sweep
+ * removes it once it is older than orphan_ms). */
+static void mark_abandon(zkr_queue_t *q, qmark_t *k, int rc)
+{
+    zkr__log(q->c, ZKR_LOG_WARN,
+             "zkr: queue %s: cannot delete claim marker %s: %s "
+             "(it is removed as an orphan later)",
+             q->path, k->path, zkr_strerror(rc));
+    mark_free(k);
+}
+
 static void marks_drop(qmark_t *list)
 {
     while (list) {
@@ -236,11 +247,7 @@ static void marks_cb(zkr__op_t *op, int rc)
             k->single = 1;
         } else if (!zkr__q_gone_code(rc) || zkr__client_closed(q->c) ||
                    ++k->tries >= MARK_TRIES) {
-            zkr__log(q->c, ZKR_LOG_WARN,
-                     "zkr: queue %s: cannot delete claim marker %s: %s "
-                     "(it is removed as an orphan later)",
-                     q->path, k->path, zkr_strerror(rc));
-            mark_free(k);
+            mark_abandon(q, k, rc);
             continue;
         }
         *tail = k;
@@ -378,12 +385,9 @@ static void claim_cb(zkr__op_t *op, int rc)
             k = *pp;
             *pp = k->next;
             if (fail_rc != ZKR_ENONODE)
-                zkr__log(q->c, ZKR_LOG_WARN,
-                         "zkr: queue %s: cannot delete claim marker %s: %s "
-                         "(it is removed as an orphan later)",
-                         q->path, k->path, zkr_strerror(fail_rc));
-            k->next = NULL;
-            marks_drop(k);
+                mark_abandon(q, k, fail_rc);
+            else
+                mark_free(k); /* deleted already */
             fail_at = n; /* the claims are undecided: all sent again */
             fail_rc = ZKR_OK;
         }

@@ -462,7 +462,8 @@ int zkr_registration_new(zkr_client_t *c, const char *path, const void *data,
         zkr_registration_opts_init(&defaults);
         opts = &defaults;
     }
-    if ((rc = zkr__acl_check(c, opts->acl)) != ZKR_OK)
+    const struct ACL_vector *acl;
+    if ((rc = zkr__acl_pick(c, opts->acl, &acl)) != ZKR_OK)
         return rc;
     r = calloc(1, sizeof *r);
     if (!r)
@@ -486,7 +487,7 @@ int zkr_registration_new(zkr_client_t *c, const char *path, const void *data,
     r->persistent = opts->persistent != 0;
     r->keep_on_free = r->persistent && opts->keep_on_free;
     r->container_parents = opts->container_parents != 0;
-    r->acl = zkr__acl_for(c, opts->acl);
+    r->acl = acl;
     r->on_state = opts->on_state;
     r->ctx = opts->ctx;
     r->state = R_WAIT;

@@ -10,26 +10,13 @@
 #include <zkr/lock.h>
 #include <zkr/semaphore.h>
 
-static zkr_client_t *as(const char *hosts, const char *digest, zkr_acl_t acl)
-{
-    zkr_client_opts_t o;
-    zkr_client_t *c = NULL;
-    zkr_client_opts_init(&o);
-    o.hosts = hosts;
-    o.chroot = zkt_ns();
-    o.digest = digest;
-    o.acl = acl;
-    if (zkr_client_new(&o, &c) != ZKR_OK)
-        bail_out("connect");
-    return c;
-}
 
 int main(void)
 {
     const char *hosts = zkt_hosts();
-    zkr_client_t *owner = as(hosts, "svc:pw", ZKR_ACL_CREATOR_ALL);
-    zkr_client_t *same = as(hosts, "svc:pw", ZKR_ACL_CREATOR_ALL);
-    zkr_client_t *anon = as(hosts, NULL, ZKR_ACL_OPEN);
+    zkr_client_t *owner = zkt_client_as(hosts, "svc:pw", ZKR_ACL_CREATOR_ALL);
+    zkr_client_t *same = zkt_client_as(hosts, "svc:pw", ZKR_ACL_CREATOR_ALL);
+    zkr_client_t *anon = zkt_client_as(hosts, NULL, ZKR_ACL_OPEN);
     zkr_lock_t *l, *x, *y;
     zkr_semaphore_t *s, *t;
     char node[200], path[300];

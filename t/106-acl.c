@@ -26,20 +26,6 @@
 static const zkr_acl_t creator_all = ZKR_ACL_CREATOR_ALL;
 static const zkr_acl_t open_acl = ZKR_ACL_OPEN;
 
-static zkr_client_t *as(const char *hosts, const char *digest, zkr_acl_t acl)
-{
-    zkr_client_opts_t o;
-    zkr_client_t *c = NULL;
-    zkr_client_opts_init(&o);
-    o.hosts = hosts;
-    o.chroot = zkt_ns();
-    o.digest = digest;
-    o.acl = acl;
-    if (zkr_client_new(&o, &c) != ZKR_OK)
-        bail_out("connect");
-    return c;
-}
-
 /* Name of the only child of @p dir not called "leases", read by @p c. */
 static int only_item(zkr_client_t *c, const char *dir, char *buf, size_t len)
 {
@@ -511,9 +497,9 @@ static void overrides_open(zkr_client_t *owner, zkr_client_t *anon)
 int main(void)
 {
     const char *hosts = zkt_hosts();
-    zkr_client_t *owner = as(hosts, "svc:pw", ZKR_ACL_CREATOR_ALL);
-    zkr_client_t *same = as(hosts, "svc:pw", ZKR_ACL_CREATOR_ALL);
-    zkr_client_t *anon = as(hosts, NULL, ZKR_ACL_OPEN);
+    zkr_client_t *owner = zkt_client_as(hosts, "svc:pw", ZKR_ACL_CREATOR_ALL);
+    zkr_client_t *same = zkt_client_as(hosts, "svc:pw", ZKR_ACL_CREATOR_ALL);
+    zkr_client_t *anon = zkt_client_as(hosts, NULL, ZKR_ACL_OPEN);
 
     /* the common parent, as every recipe would make it */
     is(zkr_create(owner, "/acl", NULL, 0, 0, NULL), ZKR_OK,
@@ -525,7 +511,7 @@ int main(void)
     bad_options(owner, anon);
     overrides_open(owner, anon);
     {
-        zkr_client_t *open_owner = as(hosts, "svc:pw", ZKR_ACL_OPEN);
+        zkr_client_t *open_owner = zkt_client_as(hosts, "svc:pw", ZKR_ACL_OPEN);
         overrides_closed(open_owner, anon);
         zkr_client_free(open_owner);
     }

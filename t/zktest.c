@@ -219,6 +219,23 @@ zkr_client_t *zkt_client(const char *hosts, int session_ms)
     return zkt_client_ns(hosts, session_ms, zkt_ns());
 }
 
+zkr_client_t *zkt_client_as(const char *hosts, const char *digest,
+                            zkr_acl_t acl)
+{
+    zkr_client_opts_t o;
+    zkr_client_t *c = NULL;
+    int rc;
+    zkr_client_opts_init(&o);
+    o.hosts = hosts;
+    o.chroot = zkt_ns();
+    o.digest = digest;
+    o.acl = acl;
+    rc = zkr_client_new(&o, &c);
+    if (rc != ZKR_OK)
+        bail_out("cannot connect to %s: %s", hosts, zkr_strerror(rc));
+    return c;
+}
+
 void zkt_states_init(zkt_states_t *r)
 {
     pthread_condattr_t a;

@@ -38,6 +38,10 @@ const char *zkt_ns(void);
 zkr_client_t *zkt_client(const char *hosts, int session_ms);
 zkr_client_t *zkt_client_ns(const char *hosts, int session_ms,
                             const char *chroot);
+/* Connect in the test namespace with digest credentials (NULL: none) and
+ * a default ACL for what the client creates. Bails out on failure. */
+zkr_client_t *zkt_client_as(const char *hosts, const char *digest,
+                            zkr_acl_t acl);
 
 /* Records the connection states a client reports. */
 typedef struct {
