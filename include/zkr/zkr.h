@@ -127,7 +127,9 @@ ZKR_EXTERN void zkr_client_opts_init(zkr_client_opts_t *opts);
  * Open a session and wait until it is connected.
  * @param opts  options, or NULL for defaults. Copied.
  * @param out   receives the client; set to NULL on failure.
- * @return ZKR_OK; ZKR_EINVAL (NULL out, bad timeout); ZKR_EHOSTS (malformed
+ * @return ZKR_OK; ZKR_EINVAL (NULL out, bad timeout, digest without ':',
+ *         an acl outside zkr_acl_t, ZKR_ACL_CREATOR_ALL without a digest);
+ *         ZKR_EHOSTS (malformed
  *         connect string); ZKR_EBADPATH (bad chroot); ZKR_ECONNECT (no server
  *         answered within connect_timeout_ms); ZKR_EAUTHFAILED; ZKR_ENOMEM;
  *         ZKR_EDEADLK (called from a ZooKeeper callback).
