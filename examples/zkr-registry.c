@@ -20,9 +20,11 @@
 #define EXIT_CONNECT 3
 
 static const char usage_text[] =
-    "usage: zkr-registry [-s HOSTS] [options] register URL\n"
+    "usage: zkr-registry [-s HOSTS] [options] register URL "
+    "[--layout dubbo|curator]\n"
     "       zkr-registry [-s HOSTS] [options] list SERVICE\n"
     "       zkr-registry [-s HOSTS] [options] watch SERVICE\n"
+    "Options may come before or after the command and its argument.\n"
     "\n"
     "register  Register URL as a service instance and keep it registered\n"
     "          until killed (SIGINT, SIGTERM, SIGHUP unregister it). After a\n"

@@ -147,7 +147,8 @@ static zkr_registration_t *reg_provider(zkr_client_t *c, int port, int weight)
 }
 
 /* Spawn the peer (exec, never a bare fork of a threaded process). */
-static pid_t spawn_peer(const char *hosts, const char *path, FILE **out)
+static pid_t spawn_peer(const char *hosts, const char *mode, const char *a,
+                        const char *b, FILE **out)
 {
     char peer[1024];
     const char *top = getenv("ZKR_TOP_BUILDDIR");
@@ -159,9 +160,10 @@ static pid_t spawn_peer(const char *hosts, const char *path, FILE **out)
     argv[0] = peer;
     argv[1] = (char *)hosts;
     argv[2] = (char *)zkt_ns();
-    argv[3] = (char *)"node";
-    argv[4] = (char *)path;
-    argv[5] = NULL;
+    argv[3] = (char *)mode;
+    argv[4] = (char *)a;
+    argv[5] = (char *)b;
+    argv[6] = NULL;
     if (pipe(fds) != 0)
         return -1;
     posix_spawn_file_actions_init(&fa);
@@ -269,8 +271,11 @@ static void test_dubbo_layout(zkr_client_t *c, zkr_client_t *c2)
     zkr_free(expect);
 }
 
-static void test_process_kill(const char *hosts, zkr_client_t *c)
+/* A registered instance in another process, killed: its node goes with
+ * its session. Once as a plain node, once as a Dubbo provider. */
+static void test_process_kill(const char *hosts, zkr_client_t *c, int dubbo)
 {
+    const char *what = dubbo ? "dubbo" : "node";
     zkr_discovery_opts_t o;
     zkr_discovery_t *d;
     FILE *out = NULL;
@@ -278,18 +283,39 @@ static void test_process_kill(const char *hosts, zkr_client_t *c)
     pid_t pid;
     int st;
     zkr_discovery_opts_init(&o);
-    o.layout = ZKR_LAYOUT_RAW;
-    is(zkr_discovery_new(c, "/kill", &o, &d), ZKR_OK, "watch /kill");
-    pid = spawn_peer(hosts, "/kill/peer-1", &out);
-    ok(pid > 0, "peer process started");
+    o.layout = dubbo ? ZKR_LAYOUT_DUBBO : ZKR_LAYOUT_RAW;
+    is(zkr_discovery_new(c, dubbo ? "/dubbo/org.zkr.Kill/providers" : "/kill",
+                         &o, &d),
+       ZKR_OK, "%s: watch the service", what);
+    if (dubbo)
+        pid = spawn_peer(hosts, "dubbo", ZKR_DUBBO_ROOT,
+                         "dubbo://127.0.0.1:20999/org.zkr.Kill?"
+                         "interface=org.zkr.Kill&side=provider&weight=7",
+                         &out);
+    else
+        pid = spawn_peer(hosts, "node", "/kill/peer-1", NULL, &out);
+    ok(pid > 0, "%s: peer process started", what);
     ok(out && fgets(line, sizeof line, out) &&
            !strncmp(line, "registered", 10),
-       "peer registered (%s)", line);
-    is(wait_count(d, 1), 1, "the cache sees the peer's instance");
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    ok(WIFSIGNALED(st), "peer killed");
-    is(wait_count(d, 0), 0, "its instance vanishes when its session ends");
+       "%s: peer registered (%s)", what, line);
+    is(wait_count(d, 1), 1, "%s: the cache sees the peer's instance", what);
+    if (dubbo) {
+        zkr_instance_t *in = NULL;
+        is(zkr_discovery_pick(d, ZKR_LB_LEAST_ACTIVE, NULL, 0, &in), ZKR_OK,
+           "dubbo: pick the peer's provider");
+        ok(in && zkr_instance_port(in) == 20999 &&
+               zkr_instance_weight(in) == 7,
+           "dubbo: with its port and weight");
+        zkr_instance_release(in);
+    }
+    st = 0;
+    if (pid > 0) { /* never kill(-1, ...) */
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    ok(pid > 0 && WIFSIGNALED(st), "%s: peer killed", what);
+    is(wait_count(d, 0), 0, "%s: its instance vanishes when its session ends",
+       what);
     if (out)
         fclose(out);
     zkr_discovery_free(d);
@@ -987,7 +1013,8 @@ int main(void)
     const char *hosts = zkt_hosts();
     zkr_client_t *c = zkt_client(hosts, 2000), *c2 = zkt_client(hosts, 4000);
     test_dubbo_layout(c, c2);
-    test_process_kill(hosts, c2);
+    test_process_kill(hosts, c2, 0);
+    test_process_kill(hosts, c2, 1);
     test_session(c, c2);
     test_curator_layout(c, c2);
     test_convergence(c, c2, ZKR_LAYOUT_DUBBO, "dubbo");

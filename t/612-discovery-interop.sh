@@ -19,6 +19,13 @@ zk_start 1
 export ZKR_HOSTS="$zk_hosts"
 work=$(mktemp -d "${TMPDIR:-/tmp}/zkr-discovery-XXXXXX")
 zk_dirs="$zk_dirs $work"
+bg="" # programs started in the background, stopped if the test ends early
+bg_cleanup() { for p in $bg; do kill "$p" 2>/dev/null; done; zk_cleanup; }
+trap bg_cleanup EXIT
+bg_wait() { # PID...: wait for them and forget them; status of the last
+  for p; do bg=$(echo " $bg " | sed "s/ $p / /g"); done
+  wait "$@"
+}
 javac -nowarn -cp "$cp" -d "$work" "$peers/DiscoveryPeer.java" 2>"$work/javac.err"
 ok $? "Curator discovery peer compiles (manifests bring jackson along)"
 
@@ -30,7 +37,7 @@ wait_for() { # file pattern: wait up to 20 s for a line
 
 # 1. zkr registers, Curator discovers
 (exec "$cli" -l curator register "http://127.0.0.1:7001/orders?id=zkr-1&payload=%22from-c%22" > "$work/zkr1.out" 2>&1) &
-zkr1=$!
+zkr1=$!; bg="$bg $zkr1"
 wait_for "$work/zkr1.out" registered
 ok $? "zkr registered a Curator instance ($(cat "$work/zkr1.out"))"
 out=$(java_peer list /services orders)
@@ -42,7 +49,7 @@ is "$out" "same" "Curator's serializer writes the very bytes zkr wrote"
 
 # 2. Curator registers, zkr discovers
 (exec java -Xmx64m -XX:TieredStopAtLevel=1 -cp "$work:$cp" DiscoveryPeer "$zk_hosts" register /services orders java-1 7002 from-java > "$work/java1.out" 2>>"$work/java.err") &
-java1=$!
+java1=$!; bg="$bg $java1"
 wait_for "$work/java1.out" registered
 ok $? "Curator registered an instance"
 out=$("$cli" -l curator list orders)
@@ -53,33 +60,33 @@ is "$out" "java-1 zkr-1" "Curator's ServiceCache holds both"
 
 # 3. changes seen both ways: a zkr watch and a Curator cache
 (exec "$cli" -l curator watch orders > "$work/watch.out" 2>&1) &
-watcher=$!
+watcher=$!; bg="$bg $watcher"
 wait_for "$work/watch.out" "+ java-1"
 ok $? "zkr watch shows the Curator instance"
-kill "$zkr1"; wait "$zkr1"
+kill "$zkr1"; bg_wait "$zkr1"
 is $? 0 "zkr registrant exits 0 on SIGTERM (unregisters)"
 out=$(java_peer await /services orders 1 20)
 is "$out" "java-1" "Curator's cache sees the zkr instance go"
 wait_for "$work/watch.out" "- zkr-1"
 ok $? "zkr watch sees it go too"
-kill "$java1"; wait "$java1" 2>/dev/null
+kill "$java1"; bg_wait "$java1" 2>/dev/null
 wait_for "$work/watch.out" "- java-1"
 ok $? "zkr watch sees the Curator instance unregister"
 (exec java -Xmx64m -XX:TieredStopAtLevel=1 -cp "$work:$cp" DiscoveryPeer "$zk_hosts" register /services orders java-2 7003 x > "$work/java2.out" 2>>"$work/java.err") &
-java2=$!
+java2=$!; bg="$bg $java2"
 wait_for "$work/watch.out" "+ java-2"
 ok $? "zkr watch sees a new Curator instance"
-kill -9 "$java2"; wait "$java2" 2>/dev/null
+kill -9 "$java2"; bg_wait "$java2" 2>/dev/null
 wait_for "$work/watch.out" "- java-2"
 ok $? "and its end when the killed JVM's session expires"
-kill "$watcher"; wait "$watcher"
+kill "$watcher"; bg_wait "$watcher"
 is $? 0 "zkr watch exits 0 on SIGTERM"
 ZKR_PEER_SESSION_MS=2000 "$zpeer" "$zk_hosts" - node /services/orders/raw-1 '{"name":"orders","id":"raw-1","address":"10.1.1.1","port":9,"sslPort":null,"payload":null,"registrationTimeUTC":5,"serviceType":"DYNAMIC","uriSpec":{"parts":[{"value":"scheme","variable":true},{"value":"://","variable":false}]}}' > "$work/raw.out" &
-raw=$!
+raw=$!; bg="$bg $raw"
 wait_for "$work/raw.out" registered
 out=$(java_peer list /services orders)
 is "$out" "raw-1 10.1.1.1:9 null" "Curator parses JSON zkr stored verbatim (uriSpec parts)"
-kill "$raw"; wait "$raw" 2>/dev/null
+kill "$raw"; bg_wait "$raw" 2>/dev/null
 
 # 4. counters: DistributedAtomicLong (8 bytes) and SharedCount (4 bytes)
 out=$("$zpeer" "$zk_hosts" - counter long /counters/long 40)

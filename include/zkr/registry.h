@@ -583,23 +583,28 @@ ZKR_EXTERN zkr_instance_t *zkr_instance_ref(zkr_instance_t *i);
 /** Drop a reference. Thread safety: any thread. */
 ZKR_EXTERN void zkr_instance_release(zkr_instance_t *i);
 
-/** @return the node name (the encoded URL in the Dubbo layout). */
+/** @return the node name (the encoded URL in the Dubbo layout).
+ *  Ownership: borrowed. Thread safety: any thread. */
 ZKR_EXTERN const char *zkr_instance_name(const zkr_instance_t *i);
 /** @return the node data, NUL-terminated; its length in @p len (may be
- *  NULL). */
+ *  NULL). Ownership: borrowed. Thread safety: any thread. */
 ZKR_EXTERN const char *zkr_instance_data(const zkr_instance_t *i,
                                          size_t *len);
-/** @return the host (Dubbo URL host, Curator address; NULL if none). */
+/** @return the host (Dubbo URL host, Curator address; NULL if none).
+ *  Ownership: borrowed. Thread safety: any thread. */
 ZKR_EXTERN const char *zkr_instance_host(const zkr_instance_t *i);
-/** @return the port (Curator: port, else sslPort; -1 if none). */
+/** @return the port (Curator: port, else sslPort; -1 if none).
+ *  Thread safety: any thread. */
 ZKR_EXTERN int zkr_instance_port(const zkr_instance_t *i);
 /** @return the weight: Dubbo's "weight" parameter (default 100, clamped
- *  to 0..1000000), 100 in the other layouts. */
+ *  to 0..1000000), 100 in the other layouts. Thread safety: any thread. */
 ZKR_EXTERN int zkr_instance_weight(const zkr_instance_t *i);
-/** @return the parsed Dubbo URL (Dubbo layout), else NULL. */
+/** @return the parsed Dubbo URL (Dubbo layout), else NULL.
+ *  Ownership: borrowed. Thread safety: any thread. */
 ZKR_EXTERN const zkr_dubbo_url_t *zkr_instance_dubbo_url(
     const zkr_instance_t *i);
-/** @return the parsed ServiceInstance (Curator layout), else NULL. */
+/** @return the parsed ServiceInstance (Curator layout), else NULL.
+ *  Ownership: borrowed. Thread safety: any thread. */
 ZKR_EXTERN const zkr_service_instance_t *zkr_instance_service(
     const zkr_instance_t *i);
 
@@ -612,7 +617,8 @@ ZKR_EXTERN const zkr_service_instance_t *zkr_instance_service(
  */
 ZKR_EXTERN int zkr_instance_begin(zkr_instance_t *i);
 ZKR_EXTERN int zkr_instance_end(zkr_instance_t *i);
-/** @return the calls begun and not yet ended (0 for NULL). */
+/** @return the calls begun and not yet ended (0 for NULL).
+ *  Thread safety: any thread. */
 ZKR_EXTERN int zkr_instance_active(const zkr_instance_t *i);
 
 #ifdef __cplusplus
