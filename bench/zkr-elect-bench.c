@@ -6,8 +6,14 @@
  * SCENARIO (default: all):
  *   failover-kill       a leader process (this program run as "child") is
  *                       killed with SIGKILL; time until the next candidate
- *                       leads. Bound by the session timeout, printed too.
- *   failover-resign     the leader resigns; time until the next leads.
+ *                       leads. Bound by the session timeout: the leader's
+ *                       negotiated timeout is printed too, with the target
+ *                       (timeout plus one round trip).
+ *   failover-resign     the leader resigns; time until the next leads
+ *                       (target: about one round trip).
+ * Both failover scenarios measure one round trip (median of reads) to
+ * compare with; failover-resign prints it as "round-trip", and a committed
+ * write's round trip as "write-round-trip".
  *   config-propagation  one push; time until 100 watchers, each on its own
  *                       session, hold the new version.
  * Prints lines "RESULT zkr <scenario> <value> <unit>" (medians). */
@@ -29,6 +35,7 @@
 #define RESIGN_ROUNDS 50
 #define WATCHERS 100
 #define PUSH_ROUNDS 10
+#define RTT_ROUNDS 50
 
 static double now_ms(void)
 {
@@ -104,6 +111,36 @@ static zkr_election_t *candidate(zkr_client_t *c, const char *path,
     return e;
 }
 
+/* Median of reads of @p path: one client-server round trip. */
+static double round_trip_ms(zkr_client_t *c, const char *path)
+{
+    double v[RTT_ROUNDS];
+    for (int i = 0; i < RTT_ROUNDS; i++) {
+        double t0 = now_ms();
+        int rc = zkr_exists(c, path, NULL);
+        if (rc != ZKR_OK && rc != ZKR_ENONODE)
+            die_rc("exists", rc);
+        v[i] = now_ms() - t0;
+    }
+    return median(v, RTT_ROUNDS);
+}
+
+/* Median of unconditional writes of @p path: one committed round trip
+ * (what a resign's delete costs before the next candidate hears of it). */
+static double write_round_trip_ms(zkr_client_t *c, const char *path)
+{
+    double v[RTT_ROUNDS];
+    for (int i = 0; i < RTT_ROUNDS; i++) {
+        double t0 = now_ms();
+        int rc = zkr_config_push(c, path, "x", 1, ZKR_CONFIG_ANY, NULL);
+        if (rc != ZKR_OK)
+            die_rc("push", rc);
+        v[i] = now_ms() - t0;
+    }
+    zkr_delete(c, path, -1);
+    return median(v, RTT_ROUNDS);
+}
+
 /* ---- failover after a kill ----------------------------------------------- */
 
 static int child_main(const char *hosts, const char *path)
@@ -113,7 +150,7 @@ static int child_main(const char *hosts, const char *path)
     if (zkr_election_join(e, 30000) != ZKR_OK ||
         zkr_election_await(e, 30000) != ZKR_OK)
         return 1;
-    printf("leader\n");
+    printf("leader %d\n", zkr_client_session_timeout(c));
     fflush(stdout);
     for (;;)
         pause();
@@ -123,14 +160,14 @@ static void failover_kill(const char *self, const char *hosts,
                           const char *base)
 {
     zkr_client_t *c = connect_or_die(hosts, 10000);
-    double v[KILL_ROUNDS];
+    double v[KILL_ROUNDS], rtt, fail;
     char path[256];
     int timeout = 0;
     snprintf(path, sizeof path, "%s/kill", base);
     for (int r = 0; r < KILL_ROUNDS; r++) {
         zkr_election_t *e = candidate(c, path, "standby", 1);
         int fds[2];
-        char line[16] = "";
+        char line[32] = "";
         pid_t pid;
         FILE *f;
         if (pipe(fds) != 0)
@@ -144,7 +181,8 @@ static void failover_kill(const char *self, const char *hosts,
         }
         close(fds[1]);
         f = fdopen(fds[0], "r");
-        if (!f || !fgets(line, sizeof line, f) || strcmp(line, "leader\n"))
+        if (!f || !fgets(line, sizeof line, f) ||
+            sscanf(line, "leader %d", &timeout) != 1 || timeout <= 0)
             die_rc("child did not lead", ZKR_ETIMEDOUT);
         fclose(f);
         if (zkr_election_join(e, 30000) != ZKR_OK)
@@ -156,14 +194,15 @@ static void failover_kill(const char *self, const char *hosts,
         if (zkr_election_await(e, 60000) != ZKR_OK)
             die_rc("await", ZKR_ETIMEDOUT);
         v[r] = atomic_load(&led_at) - t0;
-        timeout = zkr_client_session_timeout(c);
         zkr_election_free(e);
     }
-    (void)timeout;
-    printf("RESULT zkr failover-kill %.1f ms\n", median(v, KILL_ROUNDS));
-    printf("RESULT zkr session-timeout %d ms\n", KILL_SESSION_MS);
-    printf("# failover after kill = %.2f session timeouts\n",
-           median(v, KILL_ROUNDS) / KILL_SESSION_MS);
+    rtt = round_trip_ms(c, path);
+    fail = median(v, KILL_ROUNDS);
+    printf("RESULT zkr failover-kill %.1f ms\n", fail);
+    printf("RESULT zkr session-timeout %d ms\n", timeout);
+    printf("# failover after kill = %.2f session timeouts; target: session "
+           "timeout + one round trip (%.2f ms) = %.1f ms\n",
+           fail / timeout, rtt, timeout + rtt);
     zkr_client_free(c);
 }
 
@@ -192,7 +231,18 @@ static void failover_resign(const char *hosts, const char *base)
         zkr_election_free(a);
         zkr_election_free(b);
     }
-    printf("RESULT zkr failover-resign %.2f ms\n", median(v, RESIGN_ROUNDS));
+    {
+        double rtt = round_trip_ms(c2, path), wrtt, fail;
+        snprintf(path, sizeof path, "%s/rtt", base);
+        wrtt = write_round_trip_ms(c2, path);
+        fail = median(v, RESIGN_ROUNDS);
+        printf("RESULT zkr failover-resign %.2f ms\n", fail);
+        printf("RESULT zkr round-trip %.2f ms\n", rtt);
+        printf("RESULT zkr write-round-trip %.2f ms\n", wrtt);
+        printf("# failover after resign = %.1f write round trips (the "
+               "delete commits), %.1f read round trips\n",
+               fail / wrtt, fail / rtt);
+    }
     zkr_client_free(c1);
     zkr_client_free(c2);
 }

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Leader election: input checks, Curator's node layout, leadership in join
- * order, resign, callbacks exactly once, ZKR_EDEADLK from callbacks, loss
- * on session expiry and rejoin, node deleted under the leader, free while
+ * order, each candidate watching only its predecessor (asked of the server
+ * with the wchc command), resign, callbacks exactly once, ZKR_EDEADLK from
+ * callbacks, loss on session expiry and rejoin, node deleted under the leader, free while
  * leading and client freed first. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "zktest.h"
 #include <zkr/election.h>
@@ -114,6 +119,82 @@ static int matches(const char *s, const char *re)
     return m;
 }
 
+/* The server's watches by session ("wchc"), or NULL. Free with free(). */
+static char *server_watches(const char *hosts)
+{
+    struct sockaddr_in a;
+    size_t cap = 65536, n = 0;
+    char *buf = NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), good = 0;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)zkt_first_port(hosts));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        write(fd, "wchc", 4) == 4 && (buf = malloc(cap)) != NULL) {
+        good = 1;
+        for (;;) {
+            ssize_t r;
+            if (n + 1 == cap) {
+                char *b = realloc(buf, cap * 2);
+                if (!b) {
+                    good = 0;
+                    break;
+                }
+                buf = b;
+                cap *= 2;
+            }
+            r = read(fd, buf + n, cap - n - 1);
+            if (r <= 0)
+                break;
+            n += (size_t)r;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    if (!good) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Paths containing @p part that session @p sid watches, "|"-separated
+ * into @p out; returns how many. */
+static int session_watches(const char *wchc, int64_t sid, const char *part,
+                           char *out, size_t len)
+{
+    char id[32];
+    const char *s = wchc;
+    int mine = 0, n = 0;
+    snprintf(id, sizeof id, "0x%llx", (unsigned long long)sid);
+    out[0] = '\0';
+    while (s && *s) {
+        const char *e = strchr(s, '\n');
+        size_t l = e ? (size_t)(e - s) : strlen(s);
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)(l < 511 ? l : 511), s);
+        if (line[0] == '0' && line[1] == 'x')
+            mine = strcmp(line, id) == 0;
+        else if (mine && strstr(line, part)) {
+            size_t u = strlen(out);
+            const char *path = line + strspn(line, " \t");
+            snprintf(out + u, len - u, "%s%s", n ? "|" : "", path);
+            n++;
+        }
+        s = e ? e + 1 : NULL;
+    }
+    return n;
+}
+
+/* 1 if @p path ends with "/" @p name. */
+static int ends_with_node(const char *path, const char *name)
+{
+    size_t a = strlen(path), b = strlen(name);
+    return a > b && path[a - b - 1] == '/' && strcmp(path + a - b, name) == 0;
+}
+
 static void check_inputs(zkr_client_t *c)
 {
     zkr_election_t *e = NULL;
@@ -215,6 +296,32 @@ int main(void)
         ok(p[0].is_leader && !p[1].is_leader && !p[2].is_leader, "only the first leads");
         is(p[0].czxid, ta, "leader's czxid is its token");
         is(p[1].owner, zkr_client_session_id(c2), "beta's node owned by beta's session");
+    }
+    /* Each standby watches only the node in front of it (no herd), and
+     * nothing else in the election: neither the election node's children
+     * nor other candidates' nodes. The watch is set just after the join
+     * completes: poll the server until it shows up. */
+    if (n == 3) {
+        char wb[1024] = "", wd[1024] = "";
+        int nb = 0, nd = 0, good = 0;
+        for (int t = 0; t < 250 && !good; t++) {
+            char *w = server_watches(hosts);
+            if (w) {
+                nb = session_watches(w, zkr_client_session_id(c2), "/el/main",
+                                     wb, sizeof wb);
+                nd = session_watches(w, zkr_client_session_id(c3), "/el/main",
+                                     wd, sizeof wd);
+                good = nb == 1 && ends_with_node(wb, p[0].node) && nd == 1 &&
+                       ends_with_node(wd, p[1].node);
+                free(w);
+            }
+            if (!good)
+                zkt_sleep_ms(20);
+        }
+        ok(nb == 1 && ends_with_node(wb, p[0].node),
+           "beta watches only alpha's node (%d: %s)", nb, wb);
+        ok(nd == 1 && ends_with_node(wd, p[1].node),
+           "delta watches only beta's node (%d: %s)", nd, wd);
     }
     zkr_election_participants_free(p, n);
     is(zkr_election_leader(d, &id), ZKR_OK, "leader query");

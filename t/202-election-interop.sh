@@ -18,6 +18,8 @@ zk_start 1
 export ZKR_HOSTS="$zk_hosts"
 work=$(mktemp -d "${TMPDIR:-/tmp}/zkr-elect-interop-XXXXXX")
 zk_dirs="$zk_dirs $work"
+# On an early exit, stop what this test started (only by PID).
+trap 'for p in $j1 $j2 $z1 $z2 $jh $zs $jw; do kill -9 "$p" 2>/dev/null; done; zk_cleanup' EXIT
 javac -nowarn -cp "$cp" -d "$work" "$peers/LatchPeer.java" 2>"$work/javac.err"
 ok $? "LatchPeer compiles"
 latch() { exec java -Xmx64m -XX:TieredStopAtLevel=1 -cp "$work:$cp" LatchPeer "$zk_hosts" "$@"; }

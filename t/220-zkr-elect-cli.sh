@@ -2,13 +2,16 @@
 # SPDX-License-Identifier: Apache-2.0
 # zkr-elect(1): runs the command only while leading, passes the fencing
 # token, hands over when the leader is killed or stops, stops the command
-# when leadership is uncertain, --rejoin, exit codes.
+# when leadership is uncertain (SIGTERM, then SIGKILL after the grace
+# period for a command that ignores SIGTERM), --rejoin, exit codes.
 . "$(dirname "$0")/tap.sh"
 bin="$ZKR_TOP_BUILDDIR/examples/zkr-elect"
 zk_start 1
 export ZKR_HOSTS="$zk_hosts"
 work=$(mktemp -d "${TMPDIR:-/tmp}/zkr-elect-XXXXXX")
 zk_dirs="$zk_dirs $work"
+# On an early exit, stop what this test started (only by PID).
+trap 'for p in $pa $pb $pc $pk $r1 $r2; do kill -9 "$p" 2>/dev/null; done; zk_cleanup' EXIT
 
 # usage errors
 "$bin" >/dev/null 2>&1; is $? 2 "no arguments: exit 2"
@@ -66,14 +69,36 @@ kill -TERM $pb; wait $pb; is $? 0 "SIGTERM: the leader exits 0"
 grep -q "stop B" "$log"; ok $? "its command got SIGTERM"
 wait_for "start C" "$log" 50; ok $? "C takes over after a clean resign"
 
+# A command that ignores SIGTERM (ignored signals stay ignored across exec)
+# leads its own election, to show SIGKILL after the grace period, both when
+# leadership becomes uncertain and on SIGTERM. One process, so that no
+# orphan is left for init to reap.
+klog="$work/klog"
+(exec "$bin" -t 2000 -g 0.3 --id K /cli/stubborn -- sh -c 'trap "" TERM; echo $$ >> "$0"; exec sleep 1000' "$klog" 2>"$work/K.err") &
+pk=$!
+wait_for . "$klog"; ok $? "a command that ignores SIGTERM leads"
+kpid1=$(head -n 1 "$klog")
+group_gone() { # pgid [tenths]
+  n=0
+  while [ $n -lt "${2:-200}" ]; do kill -0 "-$1" 2>/dev/null || return 0; sleep 0.1; n=$((n + 1)); done
+  return 1
+}
+
 # leadership uncertain: the server goes away under the leader
 "$ZKR_SERVER" kill 1 --dir "$zk_dir" >/dev/null 2>&1
 wait_for "stop C" "$log" 100; ok $? "command stopped when the connection is suspended"
 kill -0 $pc; ok $? "zkr-elect keeps running"
+group_gone "$kpid1"; ok $? "a command ignoring SIGTERM gets SIGKILL after the grace period"
+kill -0 $pk; ok $? "and its zkr-elect keeps running"
 "$ZKR_SERVER" restart 1 --dir "$zk_dir" >/dev/null 2>&1
 n=0; while [ $n -lt 200 ] && [ "$(grep -c 'start C' "$log")" -lt 2 ]; do sleep 0.1; n=$((n + 1)); done
 is "$(grep -c 'start C' "$log")" 2 "command started again once leading again"
 kill -TERM $pc; wait $pc; is $? 0 "SIGTERM: exit 0"
+n=0; while [ $n -lt 200 ] && [ "$(wc -l < "$klog")" -lt 2 ]; do sleep 0.1; n=$((n + 1)); done
+kpid2=$(sed -n 2p "$klog")
+[ -n "$kpid2" ]; ok $? "the stubborn command runs again once leading again"
+kill -TERM $pk; wait $pk; is $? 0 "SIGTERM to zkr-elect with a command ignoring SIGTERM: exit 0"
+kill -0 "$kpid2" 2>/dev/null; is $? 1 "its command was killed (SIGKILL) and reaped before zkr-elect exited"
 is "$(grep -c '^start' "$log")" "$(($(grep -c '^stop' "$log") + 1))" "every start but the killed one's was followed by a stop"
 
 # --rejoin: replicas take turns when the command exits by itself

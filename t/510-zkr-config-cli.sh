@@ -1,13 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # zkr-config(1): push with compare-and-swap, get, and watchers that keep
-# files up to date (reload hooks, bursts, a server restart), exit codes.
+# files up to date (atomic replacement, reload hooks, bursts, a server
+# restart), exit codes.
 . "$(dirname "$0")/tap.sh"
 bin="$ZKR_TOP_BUILDDIR/examples/zkr-config"
 zk_start 1
 export ZKR_HOSTS="$zk_hosts"
 work=$(mktemp -d "${TMPDIR:-/tmp}/zkr-config-XXXXXX")
 zk_dirs="$zk_dirs $work"
+# On an early exit, stop what this test started (only by PID).
+trap 'for p in $w1 $w2 $target; do kill -9 "$p" 2>/dev/null; done; zk_cleanup' EXIT
 
 # usage errors
 "$bin" >/dev/null 2>&1; is $? 2 "no arguments: exit 2"
@@ -62,8 +65,13 @@ wait_eq() { # file content
 }
 wait_eq "$work/w1" "from-stdin"; ok $? "watcher 1 wrote the current value"
 wait_eq "$work/w2" "from-stdin"; ok $? "watcher 2 too"
+ino1=$(stat -c %i "$work/w1")
 printf 'beta=1\n' | "$bin" push /app/conf - >/dev/null
 wait_eq "$work/w1" "beta=1"; ok $? "a push lands in watcher 1's file"
+ino2=$(stat -c %i "$work/w1")
+# a temporary file created beside the old one and renamed over it has
+# another inode; a rewrite in place would keep it
+[ -n "$ino1" ] && [ "$ino1" != "$ino2" ]; ok $? "written atomically: a new file renamed over the old one (inode $ino1 -> $ino2)"
 wait_eq "$work/w2" "beta=1"; ok $? "and in watcher 2's"
 sleep 0.3
 grep -q "^4 /app/conf$" "$HOOKLOG"; ok $? "--exec ran with ZKR_CONFIG_VERSION and ZKR_CONFIG_PATH"

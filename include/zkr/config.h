@@ -72,7 +72,8 @@ ZKR_EXTERN void zkr_config_opts_init(zkr_config_opts_t *opts);
  * background: see zkr_config_wait_synced() and the change callback.
  * @return ZKR_OK; ZKR_EINVAL (NULL client/out); ZKR_EBADPATH; ZKR_ECLOSED
  *         (client freed); ZKR_ENOMEM.
- * Ownership: free with zkr_config_free().
+ * Ownership: free with zkr_config_free(); @p path and @p opts are copied
+ * (opts->ctx is passed to the callback as is).
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_config_new(zkr_client_t *client, const char *path,
@@ -111,7 +112,8 @@ ZKR_EXTERN int zkr_config_get(zkr_config_t *cfg, char **data, size_t *len,
 ZKR_EXTERN int zkr_config_children(zkr_config_t *cfg,
                                    zkr_config_entry_t **out, int *count);
 
-/** Free an array from zkr_config_children(). Accepts NULL. */
+/** Free an array from zkr_config_children(). Accepts NULL.
+ *  Thread safety: any thread. */
 ZKR_EXTERN void zkr_config_entries_free(zkr_config_entry_t *entries,
                                         int count);
 
@@ -139,6 +141,8 @@ ZKR_EXTERN void zkr_config_free(zkr_config_t *cfg);
  *         -2); ZKR_EBADPATH; ZKR_ETOOBIG (over ZKR_MAX_DATA); ZKR_EDEADLK;
  *         ZKR_ECONNLOSS (the write may or may not have been applied: read
  *         back); ZKR_ENOAUTH and other ZooKeeper errors.
+ * Ownership: @p data is the caller's (sent, not kept); @p stat is the
+ *         caller's.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_config_push(zkr_client_t *client, const char *path,

@@ -182,7 +182,8 @@ ZKR_EXTERN int zkr_election_participants(zkr_election_t *e,
                                          zkr_election_participant_t **out,
                                          int *count);
 
-/** Free an array from zkr_election_participants. Accepts NULL. */
+/** Free an array from zkr_election_participants. Accepts NULL.
+ *  Thread safety: any thread. */
 ZKR_EXTERN void zkr_election_participants_free(zkr_election_participant_t *p,
                                                int count);
 

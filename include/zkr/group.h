@@ -81,7 +81,9 @@ ZKR_EXTERN int zkr_group_new(zkr_client_t *client, const char *path,
  * (see zkr_group_cb). The membership is kept until leave or free.
  * @return ZKR_OK (cb will run); ZKR_EBUSY (already a member); ZKR_EINVAL
  *         (NULL g or cb, id NULL, empty, ".", "..", or with '/', data NULL
- *         with len > 0); ZKR_ETOOBIG; ZKR_ECLOSED. On error cb never runs.
+ *         with len > 0); ZKR_ETOOBIG; ZKR_ECLOSED; ZKR_ENOMEM. On error
+ *         cb never runs.
+ * Ownership: @p id and @p data are copied.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_group_join_async(zkr_group_t *g, const char *id,
@@ -123,7 +125,8 @@ ZKR_EXTERN int zkr_group_wait_synced(zkr_group_t *g, int timeout_ms);
 ZKR_EXTERN int zkr_group_members(zkr_group_t *g, zkr_group_member_t **out,
                                  int *count);
 
-/** Free an array from zkr_group_members(). Accepts NULL. */
+/** Free an array from zkr_group_members(). Accepts NULL.
+ *  Thread safety: any thread. */
 ZKR_EXTERN void zkr_group_members_free(zkr_group_member_t *m, int count);
 
 /** 1 if our member node exists now (joined and connected), else 0.
