@@ -5,6 +5,23 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* After ZKR_ECONNLOSS on an operation that is safe to repeat: wait for the
+ * connection, then pause 25, 50, 100, 200 ms so that a flapping connection
+ * is not hammered. Returns 1 to try again (at most five attempts in all). */
+static int retry_after_connloss(zkr_client_t *c, int *attempt)
+{
+    int t = zkr_client_session_timeout(c);
+    struct timespec pause;
+    if (++*attempt >= 5 ||
+        zkr_client_wait_connected(c, t > 0 ? t : 10000) != ZKR_OK)
+        return 0;
+    pause.tv_sec = 0;
+    pause.tv_nsec = (25L << (*attempt - 1)) * 1000000L;
+    nanosleep(&pause, NULL);
+    return 1;
+}
 
 /* ---- ensure path --------------------------------------------------------- */
 
@@ -201,11 +218,9 @@ static int run(zkr_client_t *c, enum sop kind, const char *path,
         }
         if (rc == ZKR_OK)
             rc = zkr__waiter_wait(&s->w, -1);
-        /* Reads are safe to repeat; wait for the connection, with a bound. */
-        if (idempotent && rc == ZKR_ECONNLOSS && ++attempt < 5 &&
-            zkr_client_wait_connected(c, zkr_client_session_timeout(c) > 0
-                                             ? zkr_client_session_timeout(c)
-                                             : 10000) == ZKR_OK) {
+        /* Reads are safe to repeat. */
+        if (idempotent && rc == ZKR_ECONNLOSS &&
+            retry_after_connloss(c, &attempt)) {
             sync_reset(s);
             continue;
         }
@@ -376,16 +391,19 @@ int zkr__ensure_path_acl(zkr_client_t *c, const char *path,
                          const struct ACL_vector *acl)
 {
     zkr__waiter_t w;
-    int rc;
+    int rc, attempt = 0;
     if (!c)
         return ZKR_EINVAL;
     if (zkr__in_callback())
         return ZKR_EDEADLK;
-    zkr__waiter_init(&w);
-    rc = zkr__aensure_acl(c, path, ZKR_PERSISTENT, acl, ensure_done, &w);
-    if (rc == ZKR_OK)
-        rc = zkr__waiter_wait(&w, -1);
-    zkr__waiter_destroy(&w);
+    /* Safe to repeat: a create applied before the loss is ENODEEXISTS now. */
+    do {
+        zkr__waiter_init(&w);
+        rc = zkr__aensure_acl(c, path, ZKR_PERSISTENT, acl, ensure_done, &w);
+        if (rc == ZKR_OK)
+            rc = zkr__waiter_wait(&w, -1);
+        zkr__waiter_destroy(&w);
+    } while (rc == ZKR_ECONNLOSS && retry_after_connloss(c, &attempt));
     return rc;
 }
 

@@ -1,11 +1,57 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Connection states on a 3-node ensemble: SUSPENDED then RECONNECTED when
- * the client's server dies, LOST then a new session after forced expiry,
- * and LOST by the client's own timer when no server answers. */
+ * the client's server dies or hangs, LOST then a new session after forced
+ * expiry, and LOST by the client's own timer when no server answers. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "zktest.h"
+
+/* The states recorded from index from on, as "SUSPENDED,RECONNECTED". */
+static const char *states_since(zkt_states_t *r, int from)
+{
+    static char buf[512];
+    size_t off = 0;
+    buf[0] = '\0';
+    pthread_mutex_lock(&r->mu);
+    for (int k = from; k < r->n && off < sizeof buf - 16; k++)
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s",
+                                k > from ? "," : "",
+                                zkr_state_name(r->states[k]));
+    pthread_mutex_unlock(&r->mu);
+    return buf;
+}
+
+/* A hung (SIGSTOPped) member: the client hears nothing, suspends, and
+ * moves on to a live member with the same session. A longer session
+ * timeout leaves room for a leader election when the hung member led. */
+static void pause_member(zkt_server_t *ens)
+{
+    zkt_states_t rec;
+    zkr_client_t *c;
+    int64_t sid;
+    int i, at;
+
+    zkt_states_init(&rec);
+    c = zkt_client(ens->hosts, 8000);
+    is(zkr_client_add_listener(c, zkt_states_cb, &rec), ZKR_OK,
+       "second client listens");
+    sid = zkr_client_session_id(c);
+    i = zkt_member_of(ens, c);
+    ok(i >= 1, "second client is on member %d", i);
+    is(zkt_ctl(ens, "pause %d", i), 0, "member %d paused", i);
+    at = zkt_states_wait(&rec, ZKR_STATE_SUSPENDED, 0, 20000);
+    ok(at >= 0, "SUSPENDED when its member stopped answering");
+    at = zkt_states_wait(&rec, ZKR_STATE_RECONNECTED, at < 0 ? 0 : at, 30000);
+    ok(at >= 0, "RECONNECTED on another member");
+    is_str(states_since(&rec, 0), "SUSPENDED,RECONNECTED",
+           "listener sequence while a member hangs");
+    is(zkr_client_session_id(c), sid, "same session");
+    ok(zkt_member_of(ens, c) != i, "now on another member");
+    is(zkt_ctl(ens, "resume %d", i), 0, "member %d resumed", i);
+    zkr_client_free(c);
+}
 
 int main(void)
 {
@@ -16,6 +62,8 @@ int main(void)
     int64_t sid1, sid2;
     int i, at;
     char *created = NULL;
+
+    pause_member(ens);
 
     zkt_states_init(&rec);
     c = zkt_client(ens->hosts, 3000);
@@ -32,6 +80,8 @@ int main(void)
     ok(at >= 0, "SUSPENDED reported when the connected member died");
     at = zkt_states_wait(&rec, ZKR_STATE_RECONNECTED, at < 0 ? 0 : at, 15000);
     ok(at >= 0, "RECONNECTED after moving to another member");
+    is_str(states_since(&rec, 0), "SUSPENDED,RECONNECTED",
+           "listener sequence: SUSPENDED then RECONNECTED, nothing else");
     is(zkr_client_session_id(c), sid1, "same session after reconnect");
     is(zkr_exists(c, "/eph", NULL), ZKR_OK, "ephemeral node survived");
     ok(zkt_states_wait(&rec, ZKR_STATE_LOST, 0, 10) < 0, "no LOST so far");
@@ -40,9 +90,10 @@ int main(void)
     /* Forced expiry: LOST, then a new session by itself. */
     at = rec.n;
     is(zkr_client_expire_session(c), ZKR_OK, "expire the session");
-    ok(zkt_states_wait(&rec, ZKR_STATE_LOST, at, 15000) >= 0, "LOST reported");
-    ok(zkt_states_wait(&rec, ZKR_STATE_CONNECTED, at, 15000) >= 0,
-       "CONNECTED with a new session");
+    i = zkt_states_wait(&rec, ZKR_STATE_LOST, at, 15000);
+    ok(i >= 0, "LOST reported");
+    ok(zkt_states_wait(&rec, ZKR_STATE_CONNECTED, i < 0 ? at : i, 15000) > i,
+       "then CONNECTED with a new session");
     is(zkr_client_wait_connected(c, 15000), ZKR_OK, "client usable again");
     sid2 = zkr_client_session_id(c);
     ok(sid2 != 0 && sid2 != sid1, "new session id");
