@@ -214,6 +214,10 @@ static int open_handle(zkr_client_t *c)
                          NULL, c, ZOO_NO_LOG_CLIENTENV, zk_log_forward);
     if (!zh)
         return errno == EINVAL ? ZKR_EHOSTS : ZKR_ESYS;
+    /* libzookeeper_mt resolves the connect string again before every poll
+     * of its socket by default (a hosts-file read and a netlink round trip
+     * per network event); resolve_interval_ms bounds that. */
+    zoo_set_servers_resolution_delay(zh, c->resolve_interval_ms);
     if (c->digest) {
         int rc = zoo_add_auth(zh, "digest", c->digest,
                               (int)strlen(c->digest), NULL, NULL);
@@ -308,6 +312,7 @@ void zkr_client_opts_init(zkr_client_opts_t *o)
     o->acl = ZKR_ACL_OPEN;
     o->log_level = ZKR_LOG_WARN;
     o->lost_after_suspend = 1;
+    o->resolve_interval_ms = 60000;
 }
 
 /* host:port[,host:port]*, ports 1..65535, no chroot suffix (zkr handles the
@@ -494,7 +499,8 @@ int zkr_client_new(const zkr_client_opts_t *opts, zkr_client_t **out)
     }
     if (!opts->hosts)
         return ZKR_EHOSTS;
-    if (opts->session_timeout_ms <= 0 || opts->connect_timeout_ms < 0)
+    if (opts->session_timeout_ms <= 0 || opts->connect_timeout_ms < 0 ||
+        opts->resolve_interval_ms < -1)
         return ZKR_EINVAL;
     if ((rc = zkr__check_hosts(opts->hosts)) != ZKR_OK)
         return rc;
@@ -526,6 +532,7 @@ int zkr_client_new(const zkr_client_opts_t *opts, zkr_client_t **out)
     c->log_ctx = opts->log_ctx;
     c->log_level = opts->log_level;
     c->lost_after_suspend = opts->lost_after_suspend;
+    c->resolve_interval_ms = opts->resolve_interval_ms;
     if (!c->hosts || (opts->digest && !c->digest) ||
         (opts->chroot && *opts->chroot && strcmp(opts->chroot, "/") != 0 &&
          !c->chroot)) {

@@ -29,6 +29,7 @@ struct zkr_client {
     void *log_ctx;
     zkr_log_level_t log_level;
     int lost_after_suspend;
+    int resolve_interval_ms; /* zoo_set_servers_resolution_delay */
 
     /* session */
     zhandle_t *zh;            /* current handle, NULL between sessions */

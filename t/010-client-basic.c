@@ -6,6 +6,81 @@
 
 #include "zktest.h"
 
+/* What a log callback heard. */
+struct logrec {
+    pthread_mutex_t mu;
+    int n, connected, errors;
+    zkr_log_level_t worst; /* most verbose level delivered */
+};
+
+static void log_cb(void *ctx, zkr_log_level_t level, const char *msg)
+{
+    struct logrec *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    r->n++;
+    if (strstr(msg, "CONNECTED"))
+        r->connected++;
+    if (level == ZKR_LOG_ERROR)
+        r->errors++;
+    if (level > r->worst)
+        r->worst = level;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int logrec_get(struct logrec *r, int *field)
+{
+    int v;
+    pthread_mutex_lock(&r->mu);
+    v = *field;
+    pthread_mutex_unlock(&r->mu);
+    return v;
+}
+
+/* The log callback gets the library's messages up to the chosen level and
+ * nothing above it; ZKR_LOG_NONE keeps it silent. */
+static void logging(const char *hosts)
+{
+    static struct logrec info = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0};
+    static struct logrec none = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0};
+    static struct logrec err = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0};
+    zkr_client_opts_t o;
+    zkr_client_t *c = NULL, *q = NULL;
+    int i;
+
+    zkr_client_opts_init(&o);
+    ok(o.log_fn == NULL && o.log_level == ZKR_LOG_WARN,
+       "default: no log callback, level WARN");
+    o.hosts = hosts;
+    o.log_fn = log_cb;
+    o.log_ctx = &none;
+    o.log_level = ZKR_LOG_NONE;
+    is(zkr_client_new(&o, &q), ZKR_OK, "connect with a silent logger");
+    o.log_ctx = &info;
+    o.log_level = ZKR_LOG_INFO;
+    is(zkr_client_new(&o, &c), ZKR_OK, "connect with an INFO logger");
+    /* the message may be delivered just after zkr_client_new returns */
+    for (i = 0; i < 500 && logrec_get(&info, &info.connected) == 0; i++)
+        zkt_sleep_ms(10);
+    ok(logrec_get(&info, &info.connected) >= 1,
+       "INFO logger heard the session start");
+    zkr_client_free(c);
+    zkr_client_free(q);
+    ok(logrec_get(&info, &info.n) >= 1 && info.worst <= ZKR_LOG_INFO,
+       "nothing above INFO was delivered (%d messages)", info.n);
+    is(logrec_get(&none, &none.n), 0, "ZKR_LOG_NONE delivers nothing");
+
+    /* the ZooKeeper client's own errors reach the callback too */
+    zkr_client_opts_init(&o);
+    o.hosts = "127.0.0.1:1";
+    o.connect_timeout_ms = 700;
+    o.log_fn = log_cb;
+    o.log_ctx = &err;
+    o.log_level = ZKR_LOG_ERROR;
+    is(zkr_client_new(&o, &c), ZKR_ECONNECT, "unreachable, with a logger");
+    ok(logrec_get(&err, &err.errors) >= 1 && err.worst == ZKR_LOG_ERROR,
+       "connection errors were logged at ERROR only (%d)", err.errors);
+}
+
 static void bad_input(zkr_client_t *c)
 {
     char *data = NULL;
@@ -124,6 +199,8 @@ int main(void)
     zkr_client_free(raw);
     zkr_client_free(c);
 
+    logging(hosts);
+
     /* bad connect strings */
     zkr_client_opts_init(&o);
     c = (zkr_client_t *)&o; /* must be cleared on error */
@@ -144,6 +221,22 @@ int main(void)
     o.chroot = NULL;
     o.session_timeout_ms = 0;
     is(zkr_client_new(&o, &c), ZKR_EINVAL, "zero session timeout");
+    o.session_timeout_ms = 10000;
+    o.resolve_interval_ms = -2;
+    is(zkr_client_new(&o, &c), ZKR_EINVAL, "resolve_interval_ms below -1");
+    /* the other name-resolution settings connect and serve requests */
+    for (int v = -1; v <= 0; v++) {
+        o.resolve_interval_ms = v;
+        rc = zkr_client_new(&o, &c);
+        is(rc, ZKR_OK, "resolve_interval_ms %d connects", v);
+        if (rc == ZKR_OK) {
+            is(zkr_exists(c, "/", NULL), ZKR_OK,
+               "resolve_interval_ms %d: a read is answered", v);
+            zkr_client_free(c);
+        } else {
+            ok(0, "resolve_interval_ms %d: a read is answered", v);
+        }
+    }
     is(zkr_client_new(NULL, NULL), ZKR_EINVAL, "NULL out");
 
     /* unreachable server: a port nobody listens on (the server's own port

@@ -115,11 +115,19 @@ typedef struct {
                                      session when SUSPENDED outlasts the
                                      session timeout, without waiting to
                                      hear it from a server */
+    int resolve_interval_ms;    /**< re-resolve the names in hosts at most
+                                     this often while connected (60000);
+                                     -1: only after a connection is lost;
+                                     0: before every poll of the socket
+                                     (libzookeeper_mt's own default, a
+                                     name lookup per network event) */
 } zkr_client_opts_t;
 
 /**
- * Fill @p opts with defaults.
- * Thread safety: safe from any thread.
+ * Fill @p opts with defaults. Accepts NULL (does nothing).
+ * Ownership: the strings it sets are static or come from getenv(); they are
+ * borrowed and must not be freed.
+ * Thread safety: safe from any thread (reads $ZKR_HOSTS).
  */
 ZKR_EXTERN void zkr_client_opts_init(zkr_client_opts_t *opts);
 
@@ -127,7 +135,8 @@ ZKR_EXTERN void zkr_client_opts_init(zkr_client_opts_t *opts);
  * Open a session and wait until it is connected.
  * @param opts  options, or NULL for defaults. Copied.
  * @param out   receives the client; set to NULL on failure.
- * @return ZKR_OK; ZKR_EINVAL (NULL out, bad timeout, digest without ':',
+ * @return ZKR_OK; ZKR_EINVAL (NULL out, bad timeout, resolve_interval_ms
+ *         below -1, digest without ':',
  *         an acl outside zkr_acl_t, ZKR_ACL_CREATOR_ALL without a digest);
  *         ZKR_EHOSTS (malformed
  *         connect string); ZKR_EBADPATH (bad chroot); ZKR_ECONNECT (no server
@@ -145,13 +154,18 @@ ZKR_EXTERN int zkr_client_new(const zkr_client_opts_t *opts,
  * ZKR_ECANCELED and later calls return ZKR_ECLOSED. Accepts NULL.
  * Must not be called from a zkr callback (it joins the completion thread);
  * if it is, the close is handed to a background thread.
+ * Ownership: the client is invalid once this returns (or, from a callback,
+ * once that callback returns).
  * Thread safety: call once, when no other thread uses the client.
  */
 ZKR_EXTERN void zkr_client_free(zkr_client_t *client);
 
 /**
- * Register a connection-state listener.
+ * Register a connection-state listener. Listeners hear state changes from
+ * now on (not the current state), then ZKR_STATE_CLOSED on free.
  * @return ZKR_OK; ZKR_EINVAL (NULL client or cb); ZKR_ENOMEM.
+ * Ownership: @p ctx is borrowed; keep it valid until the listener is removed
+ * or the client is freed.
  * Thread safety: safe from any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_client_add_listener(zkr_client_t *client, zkr_state_cb cb,
@@ -167,25 +181,28 @@ ZKR_EXTERN int zkr_client_add_listener(zkr_client_t *client, zkr_state_cb cb,
 ZKR_EXTERN int zkr_client_remove_listener(zkr_client_t *client,
                                           zkr_state_cb cb, void *ctx);
 
-/** Current state. Thread safety: any thread. */
+/** Current state; ZKR_STATE_CLOSED for NULL. Thread safety: any thread. */
 ZKR_EXTERN zkr_state_t zkr_client_state(const zkr_client_t *client);
 
-/** Current session id (0 when none). Thread safety: any thread. */
+/** Current session id (0 when none, or for NULL). Thread safety: any
+ *  thread. */
 ZKR_EXTERN int64_t zkr_client_session_id(const zkr_client_t *client);
 
 /** Number of sessions this client has opened (1 after zkr_client_new; grows
- *  after each LOST). Thread safety: any thread. */
+ *  after each LOST; 0 for NULL). Thread safety: any thread. */
 ZKR_EXTERN unsigned zkr_client_session_count(const zkr_client_t *client);
 
 /**
  * The server the client is connected to, as "host:port", written into @p buf.
  * @return ZKR_OK; ZKR_EINVAL (NULL or too small buffer); ZKR_ECONNLOSS (not
  *         connected now).
+ * Ownership: @p buf is the caller's.
  * Thread safety: any thread.
  */
 ZKR_EXTERN int zkr_client_server(zkr_client_t *client, char *buf, size_t len);
 
-/** Negotiated session timeout in ms. Thread safety: any thread. */
+/** Negotiated session timeout in ms (0 before the first connection, or for
+ *  NULL). Thread safety: any thread. */
 ZKR_EXTERN int zkr_client_session_timeout(const zkr_client_t *client);
 
 /**
@@ -204,7 +221,8 @@ ZKR_EXTERN int zkr_client_expire_session(zkr_client_t *client);
 /**
  * Wait until the client is connected (CONNECTED or RECONNECTED).
  * @param timeout_ms -1 waits forever.
- * @return ZKR_OK; ZKR_ETIMEDOUT; ZKR_ECLOSED; ZKR_EDEADLK; ZKR_EINVAL.
+ * @return ZKR_OK; ZKR_ETIMEDOUT; ZKR_ECLOSED; ZKR_EAUTHFAILED (the server
+ *         refused our credentials); ZKR_EDEADLK; ZKR_EINVAL.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_client_wait_connected(zkr_client_t *client,
@@ -215,7 +233,7 @@ ZKR_EXTERN int zkr_client_wait_connected(zkr_client_t *client,
  * the call, such as the deletes of lock releases, which do not wait for
  * their replies. One round trip: the session answers requests in order.
  * @return ZKR_OK; ZKR_ETIMEDOUT; ZKR_ECONNLOSS; ZKR_ESESSIONEXPIRED;
- *         ZKR_ECLOSED; ZKR_EDEADLK; ZKR_EINVAL.
+ *         ZKR_ECLOSED; ZKR_EDEADLK; ZKR_EINVAL; ZKR_ENOMEM.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_client_flush(zkr_client_t *client, int timeout_ms);
@@ -225,9 +243,12 @@ ZKR_EXTERN int zkr_client_flush(zkr_client_t *client, int timeout_ms);
  * ZKR_ETOOBIG, ZKR_ENONODE, ZKR_ENODEEXISTS, ZKR_EBADVERSION, ZKR_ENOTEMPTY,
  * ZKR_ENOAUTH, ZKR_ECONNLOSS, ZKR_ESESSIONEXPIRED, ZKR_ECLOSED, ZKR_EDEADLK
  * (called on the completion thread), ZKR_ENOMEM, as they apply. Read-only
- * operations are retried on connection loss while the session lives; writes
- * are not (a write may have been applied). Thread safety: any thread but the
- * completion thread. Paths are relative to the client's chroot. */
+ * operations and zkr_ensure_path are retried on connection loss while the
+ * session lives (at most five attempts, with a growing pause); other writes
+ * are not (a write may have been applied). Ownership: inputs are copied or
+ * only read during the call; returned memory is the caller's, freed as each
+ * function says. Thread safety: any thread but the completion thread.
+ * Paths are relative to the client's chroot. */
 
 /**
  * Create a node. @p flags: ZKR_EPHEMERAL, ZKR_SEQUENTIAL, ZKR_CONTAINER.
@@ -302,13 +323,16 @@ ZKR_EXTERN int zkr_path_join(const char *parent, const char *child,
  */
 ZKR_EXTERN int zkr_seq_parse(const char *name, int32_t *seq);
 
-/** Free memory returned by zkr. Accepts NULL. */
+/** Free memory returned by zkr. Accepts NULL. Thread safety: any thread. */
 ZKR_EXTERN void zkr_free(void *p);
 
-/** Free an array returned by zkr_children. Accepts NULL. */
+/** Free an array returned by zkr_children. Accepts NULL. Thread safety: any
+ *  thread. */
 ZKR_EXTERN void zkr_strings_free(char **names, int count);
 
-/** Name of a state ("CONNECTED"); never NULL. */
+/** Name of a state ("CONNECTED"); never NULL ("UNKNOWN" for values outside
+ *  zkr_state_t). Ownership: static storage, do not free. Thread safety: any
+ *  thread. */
 ZKR_EXTERN const char *zkr_state_name(zkr_state_t state);
 
 #ifdef __cplusplus
