@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# bench/run.sh [ZKR_BENCH]
+# bench/run.sh [ZKR_BENCH [ZKR_ELECT_BENCH]]
 #
 # Driver for `make bench`: zkr beside Curator (Java, Debian jars) and kazoo
 # (Debian python3) on ONE fresh standalone ZooKeeper, in one run.
@@ -13,6 +13,12 @@
 # (zkr-bench, CuratorBench, kazoo_bench.py) speaks the same protocol; a run
 # may print several RESULT lines (zkr's queue-shard-1m prints -fill, -drain
 # and -total rows), each one becomes a row of the report.
+#
+# ZKR_ELECT_BENCH (optional) is zkr's election and config bench (CLI:
+# ZKR_ELECT_BENCH HOSTS): failover after a leader is killed or resigns,
+# propagation of a config change to 100 watchers. It runs last, on the same
+# server, and its rows make a second table (and election.csv); Curator and
+# kazoo have no counterpart there.
 #
 # Prints a table with ratios and writes $ZKR_BENCH_RESULTS/lock.csv (and
 # lock.png when gnuplot is installed; rows in seconds are left out of the
@@ -59,6 +65,7 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
 
 zkr_bin=${1:-}
+elect_bin=${2:-}
 have_zkr=1
 if [[ -z $zkr_bin || ! -x $zkr_bin || -d $zkr_bin ]]; then
   have_zkr=0
@@ -171,6 +178,13 @@ for scen in "${SCENARIOS[@]}"; do
     run_one kazoo "$scen" "$PYTHON" "$HERE/kazoo_bench.py" "$hosts" "$scen" "$n"
   fi
 done
+elect_rows=()
+if [[ -n $elect_bin && -x $elect_bin ]]; then
+  run_one zkr election "$elect_bin" "$hosts"
+  mapfile -t elect_rows < <(awk '/^RESULT zkr / { print $3 }' "$tmp/out.zkr")
+elif [[ -n $elect_bin ]]; then
+  say "bench: election bench '$elect_bin' not found; skipping its rows"
+fi
 elapsed=$(($(date +%s) - start_all))
 
 # ------------------------------------------------------------------ report
@@ -279,4 +293,18 @@ EOF
   fi
 else
   echo "(gnuplot not installed: no PNG)"
+fi
+if ((${#elect_rows[@]})); then
+  {
+    echo "scenario,unit,zkr"
+    for row in "${elect_rows[@]}"; do
+      echo "$row,${UNIT[$row]:-ms},$(get zkr "$row")"
+    done
+  } >"$RESULTS/election.csv"
+  echo
+  echo "Election and config (zkr only; medians; the same server):"
+  printf '%-24s %-6s %10s\n' scenario unit zkr
+  while IFS=, read -r row unit z; do
+    printf '%-24s %-6s %10s\n' "$row" "$unit" "$z"
+  done < <(tail -n +2 "$RESULTS/election.csv")
 fi

@@ -153,6 +153,9 @@ static void raw(const char *hosts, const char *base, int n)
         fprintf(stderr, "zkr-bench: raw connect failed\n");
         exit(3);
     }
+    /* the same name-resolution window zkr clients use by default, so the
+     * limit is not slowed by a lookup per network event */
+    zoo_set_servers_resolution_delay(zh, 60000);
     snprintf(path, sizeof path, "%s", base);
     zoo_create(zh, "/bench", NULL, 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
     zoo_create(zh, path, NULL, 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
