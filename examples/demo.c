@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* zkr demo: the client layer and the lock recipe against a live server.
+/* zkr demo: the client layer (a watched sequential node) and the lock
+ * recipe against a live server.
  *
  *   demo [HOSTS]
  *
  * HOSTS defaults to $ZKR_HOSTS. With $ZKR_SERVER (the zkr-server script)
  * and $ZKR_SERVER_DIR set, the demo also restarts the server to show the
- * client riding through it. */
+ * client and its watch riding through it. Election, config and the service
+ * registry have demos of their own: examples/demo-election.sh and
+ * examples/demo-registry.sh (quickstart.sh runs all three). */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zkr/config.h>
 #include <zkr/lock.h>
 #include <zkr/zkr.h>
 
@@ -44,6 +48,37 @@ static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
     (void)ctx;
     say("  client state: %s (session 0x%llx)", zkr_state_name(st),
         (unsigned long long)zkr_client_session_id(c));
+}
+
+/* The watched sequential node: the config cache re-reads and re-watches it
+ * after every change, reconnect and new session. Runs on the completion
+ * thread: it only prints and records the version it saw. */
+static volatile int watched_version = -1;
+static void on_change(zkr_config_t *cfg, int status, void *ctx)
+{
+    char *data = NULL;
+    zkr_stat_t st;
+    (void)status;
+    (void)ctx;
+    if (zkr_config_get(cfg, &data, NULL, &st) == ZKR_OK) {
+        say("  watch: version %d holds \"%s\"", (int)st.version, data);
+        __atomic_store_n(&watched_version, (int)st.version, __ATOMIC_SEQ_CST);
+    }
+    zkr_free(data);
+}
+
+/* Change the watched node and wait (bounded) until the watch reports it. */
+static void change_watched(zkr_client_t *c, const char *path, const char *v)
+{
+    zkr_stat_t st;
+    if (zkr_set(c, path, v, strlen(v), -1, &st) != ZKR_OK) {
+        say("  set %s failed", path);
+        return;
+    }
+    for (int i = 0; i < 500 && __atomic_load_n(&watched_version,
+                                               __ATOMIC_SEQ_CST) < st.version;
+         i++)
+        usleep(10000);
 }
 
 static zkr_client_t *connect_to(const char *hosts, int session_ms)
@@ -94,9 +129,12 @@ static void worker(const char *hosts, int id, int hold_ms)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: demo [HOSTS]\n"
-               "Shows zkr's client layer and lock recipe against a running\n"
-               "ZooKeeper (HOSTS defaults to $ZKR_HOSTS). With ZKR_SERVER\n"
-               "and ZKR_SERVER_DIR set it also restarts that server.\n");
+               "Shows zkr's client layer (a sequential node and a watch on\n"
+               "it) and lock recipe against a running ZooKeeper (HOSTS\n"
+               "defaults to $ZKR_HOSTS). With ZKR_SERVER and ZKR_SERVER_DIR\n"
+               "set it also restarts that server; the watch rides through.\n"
+               "Election and config: examples/demo-election.sh; service\n"
+               "registry: examples/demo-registry.sh.\n");
 }
 
 int main(int argc, char **argv)
@@ -106,6 +144,7 @@ int main(int argc, char **argv)
     const char *sdir = getenv("ZKR_SERVER_DIR");
     zkr_client_t *c;
     char *created = NULL, *data = NULL;
+    zkr_config_t *watched = NULL;
     size_t len;
     pid_t pids[3];
     int i;
@@ -131,7 +170,7 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     printf("zkr %s demo against %s\n\n", zkr_version_string(), hosts);
 
-    say("1. client layer: connect, create a sequential node, read it back");
+    say("1. client layer: connect, create a sequential node, watch it");
     c = connect_to(hosts, 4000);
     zkr_client_add_listener(c, on_state, NULL);
     say("  connected, session 0x%llx, timeout %d ms",
@@ -142,8 +181,15 @@ int main(int argc, char **argv)
             ZKR_OK &&
         zkr_get(c, created, &data, &len, NULL) == ZKR_OK)
         say("  created %s holding \"%s\"", created, data);
-    zkr_free(created);
     zkr_free(data);
+    if (created) {
+        zkr_config_opts_t co;
+        zkr_config_opts_init(&co);
+        co.on_change = on_change;
+        if (zkr_config_new(c, created, &co, &watched) == ZKR_OK &&
+            zkr_config_wait_synced(watched, 4000) == ZKR_OK)
+            change_watched(c, created, "changed once");
+    }
 
     say("2. lock: three processes contend; worker 2 is killed while holding");
     if (pipe(held_pipe) != 0)
@@ -223,7 +269,11 @@ int main(int argc, char **argv)
         say("  client state now %s; listing /events works: %s",
             zkr_state_name(zkr_client_state(c)),
             zkr_exists(c, "/events", NULL) == ZKR_OK ? "yes" : "no");
+        if (watched)
+            change_watched(c, created, "changed after the restart");
     }
+    zkr_config_free(watched);
+    zkr_free(created);
     zkr_delete_recursive(c, "/events");
     zkr_client_free(c);
     say("done");
