@@ -669,16 +669,13 @@ out:
 /* Caller holds e->mu. */
 static void start_create(zkr_election_t *e)
 {
-    char name[64];
     char *p;
     actx_t *a;
     int rc;
     e->attempt++;
     e->owner = 0;
     e->czxid = 0;
-    zkr__uuid(e->uuid);
-    snprintf(name, sizeof name, "_c_%s-latch-", e->uuid);
-    p = child_path(e, name);
+    p = zkr__protected_path(e->path, "-latch-", e->uuid);
     a = actx_new(e, e->uuid);
     if (!p || !a) {
         free(p);

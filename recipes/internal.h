@@ -175,6 +175,12 @@ int zkr__copy_out(const char *s, char *buf, size_t len);
 
 /* 36-char lowercase UUID v4 + NUL. */
 void zkr__uuid(char out[37]);
+/* A fresh uuid into @p uuid and the path of a protected create under
+ * @p dir: "<dir>/_c_<uuid><suffix>" (Curator's protected-name layout; the
+ * uuid finds the node again when the create's reply is lost). malloc'd,
+ * NULL on ENOMEM or a bad dir. */
+char *zkr__protected_path(const char *dir, const char *suffix,
+                          char uuid[37]);
 /* Split "/a/b/c" into parent "/a/b" (malloc'd) or NULL on error. */
 char *zkr__path_parent(const char *path);
 /* Last path component (points into path). */

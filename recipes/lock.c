@@ -692,15 +692,12 @@ out:
 /* Caller holds l->mu. */
 static void start_attempt(zkr_lock_t *l)
 {
-    char name[160];
     char *p;
     actx_t *a;
     int rc;
     l->attempt++;
     l->token++;
-    zkr__uuid(l->uuid);
-    snprintf(name, sizeof name, "_c_%s%s", l->uuid, l->spec->marker);
-    p = child_path(l, name);
+    p = zkr__protected_path(l->path, l->spec->marker, l->uuid);
     a = actx_new(l, l->uuid);
     if (!p || !a) {
         free(p);

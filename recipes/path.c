@@ -172,6 +172,18 @@ void zkr__uuid(char out[37])
              b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+char *zkr__protected_path(const char *dir, const char *suffix,
+                          char uuid[37])
+{
+    char name[200];
+    char *p = NULL;
+    zkr__uuid(uuid);
+    if (snprintf(name, sizeof name, "_c_%s%s", uuid, suffix) >=
+        (int)sizeof name)
+        return NULL;
+    return zkr_path_join(dir, name, &p) == ZKR_OK ? p : NULL;
+}
+
 char *zkr__default_node_data(void)
 {
     char host[256], buf[300];

@@ -390,12 +390,10 @@ out:
 /* Caller holds s->mu, and the mutex is ours. */
 static void start_create(zkr_semaphore_t *s)
 {
-    char name[64], *p;
+    char *p;
     sctx_t *x;
     int rc;
-    zkr__uuid(s->uuid);
-    snprintf(name, sizeof name, "_c_%s-lease-", s->uuid);
-    p = lease_path(s, name);
+    p = zkr__protected_path(s->leases, "-lease-", s->uuid);
     x = sctx_new(s);
     s->state = S_CREATE;
     rc = (p && x) ? zkr__acreate(s->c, p, s->data, s->data_len,
