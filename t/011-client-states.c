@@ -23,6 +23,20 @@ static const char *states_since(zkt_states_t *r, int from)
     return buf;
 }
 
+/* The client's member failed (@p what): SUSPENDED within @p suspend_ms,
+ * RECONNECTED within @p reconnect_ms after it, and nothing else. */
+static void moved_on(zkt_states_t *rec, int suspend_ms, int reconnect_ms,
+                     const char *what)
+{
+    int at = zkt_states_wait(rec, ZKR_STATE_SUSPENDED, 0, suspend_ms);
+    ok(at >= 0, "SUSPENDED when %s", what);
+    at = zkt_states_wait(rec, ZKR_STATE_RECONNECTED, at < 0 ? 0 : at,
+                         reconnect_ms);
+    ok(at >= 0, "RECONNECTED on another member when %s", what);
+    is_str(states_since(rec, 0), "SUSPENDED,RECONNECTED",
+           "listener sequence when %s: SUSPENDED then RECONNECTED only", what);
+}
+
 /* A hung (SIGSTOPped) member: the client hears nothing, suspends, and
  * moves on to a live member with the same session. A longer session
  * timeout leaves room for a leader election when the hung member led. */
@@ -31,7 +45,7 @@ static void pause_member(zkt_server_t *ens)
     zkt_states_t rec;
     zkr_client_t *c;
     int64_t sid;
-    int i, at;
+    int i;
 
     zkt_states_init(&rec);
     c = zkt_client(ens->hosts, 8000);
@@ -41,12 +55,7 @@ static void pause_member(zkt_server_t *ens)
     i = zkt_member_of(ens, c);
     ok(i >= 1, "second client is on member %d", i);
     is(zkt_ctl(ens, "pause %d", i), 0, "member %d paused", i);
-    at = zkt_states_wait(&rec, ZKR_STATE_SUSPENDED, 0, 20000);
-    ok(at >= 0, "SUSPENDED when its member stopped answering");
-    at = zkt_states_wait(&rec, ZKR_STATE_RECONNECTED, at < 0 ? 0 : at, 30000);
-    ok(at >= 0, "RECONNECTED on another member");
-    is_str(states_since(&rec, 0), "SUSPENDED,RECONNECTED",
-           "listener sequence while a member hangs");
+    moved_on(&rec, 20000, 30000, "a member hangs");
     is(zkr_client_session_id(c), sid, "same session");
     ok(zkt_member_of(ens, c) != i, "now on another member");
     is(zkt_ctl(ens, "resume %d", i), 0, "member %d resumed", i);
@@ -76,12 +85,7 @@ int main(void)
     i = zkt_member_of(ens, c);
     ok(i >= 1, "client is connected to member %d", i);
     zkt_ctl(ens, "kill %d", i);
-    at = zkt_states_wait(&rec, ZKR_STATE_SUSPENDED, 0, 10000);
-    ok(at >= 0, "SUSPENDED reported when the connected member died");
-    at = zkt_states_wait(&rec, ZKR_STATE_RECONNECTED, at < 0 ? 0 : at, 15000);
-    ok(at >= 0, "RECONNECTED after moving to another member");
-    is_str(states_since(&rec, 0), "SUSPENDED,RECONNECTED",
-           "listener sequence: SUSPENDED then RECONNECTED, nothing else");
+    moved_on(&rec, 10000, 15000, "the connected member died");
     is(zkr_client_session_id(c), sid1, "same session after reconnect");
     is(zkr_exists(c, "/eph", NULL), ZKR_OK, "ephemeral node survived");
     ok(zkt_states_wait(&rec, ZKR_STATE_LOST, 0, 10) < 0, "no LOST so far");

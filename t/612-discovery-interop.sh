@@ -19,13 +19,6 @@ zk_start 1
 export ZKR_HOSTS="$zk_hosts"
 work=$(mktemp -d "${TMPDIR:-/tmp}/zkr-discovery-XXXXXX")
 zk_dirs="$zk_dirs $work"
-bg="" # programs started in the background, stopped if the test ends early
-bg_cleanup() { for p in $bg; do kill "$p" 2>/dev/null; done; zk_cleanup; }
-trap bg_cleanup EXIT
-bg_wait() { # PID...: wait for them and forget them; status of the last
-  for p; do bg=$(echo " $bg " | sed "s/ $p / /g"); done
-  wait "$@"
-}
 javac -nowarn -cp "$cp" -d "$work" "$peers/DiscoveryPeer.java" 2>"$work/javac.err"
 ok $? "Curator discovery peer compiles (manifests bring jackson along)"
 

@@ -8,13 +8,6 @@ zk_start 1
 export ZKR_HOSTS="$zk_hosts"
 work=$(mktemp -d "${TMPDIR:-/tmp}/zkr-registry-cli-XXXXXX")
 zk_dirs="$zk_dirs $work"
-bg="" # programs started in the background, stopped if the test ends early
-bg_cleanup() { for p in $bg; do kill "$p" 2>/dev/null; done; zk_cleanup; }
-trap bg_cleanup EXIT
-bg_wait() { # PID...: wait for them and forget them; status of the last
-  for p; do bg=$(echo " $bg " | sed "s/ $p / /g"); done
-  wait "$@"
-}
 wait_for() { # file pattern: wait up to 20 s for a line
   for i in $(seq 1 200); do grep -q -e "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
   return 1

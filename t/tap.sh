@@ -19,7 +19,13 @@ done_testing() { echo "1..$tap_n"; [ "$tap_failed" -eq 0 ]; }
 : "${ZKR_SERVER:=$(dirname "$0")/../server/zkr-server}"
 : "${ZKR_TOP_BUILDDIR:=.}"
 zk_dirs=""
+bg="" # PIDs of background programs: add with bg="$bg $!"; killed at exit
+bg_wait() { # PID...: wait for them and forget them; status of the last
+  for p; do bg=$(echo " $bg " | sed "s/ $p / /g"); done
+  wait "$@"
+}
 zk_cleanup() {
+  for p in $bg; do kill "$p" 2>/dev/null; done
   for d in $zk_dirs; do "$ZKR_SERVER" stop --clean --dir "$d" >/dev/null 2>&1; rm -rf "$d"; done
 }
 trap zk_cleanup EXIT
