@@ -20,8 +20,7 @@ struct addreq {
 };
 
 struct zkr_counter {
-    pthread_mutex_t mu;
-    int refs;
+    zkr__obj_t obj; /* first: mutex and references */
     zkr_client_t *c;
     char *path;
     zkr_counter_encoding_t enc;
@@ -37,10 +36,8 @@ struct zkr_counter {
     int freed;
 };
 
-typedef struct {
-    zkr_counter_t *k;
-    unsigned token;
-} kctx_t;
+/* A context's counter. */
+#define K(x) ((zkr_counter_t *)(x)->o)
 
 /* ---- encoding -------------------------------------------------------------- */
 
@@ -89,27 +86,21 @@ static int in_range(const zkr_counter_t *k, int64_t v)
 
 /* ---- lifetime -------------------------------------------------------------- */
 
-static void k_unref(zkr_counter_t *k)
+static void k_destroy(zkr__obj_t *o)
 {
-    int last;
-    pthread_mutex_lock(&k->mu);
-    last = --k->refs == 0;
-    pthread_mutex_unlock(&k->mu);
-    if (!last)
-        return;
+    zkr_counter_t *k = (zkr_counter_t *)o;
     zkr__client_unref(k->c);
-    pthread_mutex_destroy(&k->mu);
     free(k->path);
     free(k);
 }
 
-/* Caller holds k->mu; returns with it released, after running the
+/* Caller holds k->obj.mu; returns with it released, after running the
  * callbacks of finished adds. */
 static void k_fire(zkr_counter_t *k)
 {
     struct addreq *done = k->done;
     k->done = NULL;
-    pthread_mutex_unlock(&k->mu);
+    pthread_mutex_unlock(&k->obj.mu);
     /* finished in order; the list was built newest first */
     {
         struct addreq *rev = NULL;
@@ -129,37 +120,18 @@ static void k_fire(zkr_counter_t *k)
     }
 }
 
-static kctx_t *kctx(zkr_counter_t *k)
+/* Caller holds k->obj.mu: a context for the next step (older replies
+ * become stale). */
+static zkr__ctx_t *kctx(zkr_counter_t *k)
 {
-    kctx_t *x = malloc(sizeof *x);
-    if (x) {
-        x->k = k;
-        x->token = ++k->token;
-        k->refs++;
-    }
-    return x;
-}
-
-static void kctx_drop(kctx_t *x)
-{
-    if (x) {
-        x->k->refs--;
-        free(x);
-    }
-}
-
-static void kctx_done(kctx_t *x)
-{
-    zkr_counter_t *k = x->k;
-    free(x);
-    k_unref(k);
+    return zkr__ctx_new(&k->obj, 0, ++k->token, NULL);
 }
 
 /* ---- the add loop ---------------------------------------------------------- */
 
 static void step_read(zkr_counter_t *k);
 
-/* Caller holds k->mu: the head add is over. */
+/* Caller holds k->obj.mu: the head add is over. */
 static void finish(zkr_counter_t *k, int status, int64_t value)
 {
     struct addreq *r = k->head;
@@ -196,9 +168,9 @@ static void conflict(zkr_counter_t *k)
 
 static void ensure_cb(void *ctx, int rc)
 {
-    kctx_t *x = ctx;
-    zkr_counter_t *k = x->k;
-    pthread_mutex_lock(&k->mu);
+    zkr__ctx_t *x = ctx;
+    zkr_counter_t *k = K(x);
+    pthread_mutex_lock(&k->obj.mu);
     if (x->token == k->token && k->head) {
         if (rc == ZKR_OK)
             step_read(k);
@@ -206,14 +178,14 @@ static void ensure_cb(void *ctx, int rc)
             finish(k, rc == ZKR_ECANCELED ? ZKR_ECANCELED : rc, 0);
     }
     k_fire(k);
-    kctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void write_cb(zkr__op_t *op, int rc)
 {
-    kctx_t *x = op->ctx;
-    zkr_counter_t *k = x->k;
-    pthread_mutex_lock(&k->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_counter_t *k = K(x);
+    pthread_mutex_lock(&k->obj.mu);
     if (x->token != k->token || !k->head)
         goto out;
     if (rc == ZKR_OK) {
@@ -223,14 +195,14 @@ static void write_cb(zkr__op_t *op, int rc)
     } else if (rc == ZKR_ENONODE && k->ensure_tries++ < 5) {
         /* set: deleted meanwhile; create: a parent is missing */
         char *parent = zkr__path_parent(k->path);
-        kctx_t *e = kctx(k);
+        zkr__ctx_t *e = kctx(k);
         int erc = parent && e ? zkr__aensure_acl(k->c, parent,
                                                  ZKR_PERSISTENT, k->acl,
                                                  ensure_cb, e)
                               : ZKR_ENOMEM;
         free(parent);
         if (erc != ZKR_OK) {
-            kctx_drop(e);
+            zkr__ctx_drop(e);
             finish(k, erc == ZKR_ECLOSED ? ZKR_ECANCELED : erc, 0);
         }
     } else {
@@ -238,14 +210,14 @@ static void write_cb(zkr__op_t *op, int rc)
     }
 out:
     k_fire(k);
-    kctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void read_cb(zkr__op_t *op, int rc)
 {
-    kctx_t *x = op->ctx;
-    zkr_counter_t *k = x->k;
-    pthread_mutex_lock(&k->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_counter_t *k = K(x);
+    pthread_mutex_lock(&k->obj.mu);
     if (x->token != k->token || !k->head)
         goto out;
     if (rc == ZKR_OK || rc == ZKR_ENONODE) {
@@ -254,7 +226,7 @@ static void read_cb(zkr__op_t *op, int rc)
         int drc = rc == ZKR_OK ? decode(k, op->value, (size_t)op->value_len,
                                         &cur)
                                : ZKR_OK;
-        kctx_t *w;
+        zkr__ctx_t *w;
         int wrc;
         if (drc != ZKR_OK) {
             finish(k, drc, 0);
@@ -272,7 +244,7 @@ static void read_cb(zkr__op_t *op, int rc)
             wrc = zkr__acreate_acl(k->c, k->path, buf, enc_size(k),
                                    ZKR_PERSISTENT, k->acl, write_cb, w);
         if (wrc != ZKR_OK) {
-            kctx_drop(w);
+            zkr__ctx_drop(w);
             finish(k, wrc == ZKR_ECLOSED ? ZKR_ECANCELED : wrc, 0);
         }
     } else if (rc == ZKR_ECONNLOSS && k->read_retries++ < 5) {
@@ -282,17 +254,17 @@ static void read_cb(zkr__op_t *op, int rc)
     }
 out:
     k_fire(k);
-    kctx_done(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds k->mu. */
+/* Caller holds k->obj.mu. */
 static void step_read(zkr_counter_t *k)
 {
-    kctx_t *x = kctx(k);
+    zkr__ctx_t *x = kctx(k);
     int rc = x ? zkr__aget(k->c, k->path, NULL, NULL, read_cb, x)
                : ZKR_ENOMEM;
     if (rc != ZKR_OK) {
-        kctx_drop(x);
+        zkr__ctx_drop(x);
         finish(k, rc == ZKR_ECLOSED ? ZKR_ECANCELED : rc, 0);
     }
 }
@@ -342,8 +314,11 @@ int zkr_counter_new(zkr_client_t *c, const char *path,
         free(k);
         return ZKR_ENOMEM;
     }
-    pthread_mutex_init(&k->mu, NULL);
-    k->refs = 1;
+    if (zkr__obj_init(&k->obj, k_destroy) != ZKR_OK) {
+        free(k->path);
+        free(k);
+        return ZKR_ENOMEM;
+    }
     k->c = c;
     zkr__client_ref(c);
     k->enc = opts->encoding;
@@ -368,9 +343,9 @@ int zkr_counter_add_async(zkr_counter_t *k, int64_t delta, zkr_counter_cb cb,
     r->delta = delta;
     r->cb = cb;
     r->ctx = ctx;
-    pthread_mutex_lock(&k->mu);
+    pthread_mutex_lock(&k->obj.mu);
     if (k->freed || zkr__client_closed(k->c)) {
-        pthread_mutex_unlock(&k->mu);
+        pthread_mutex_unlock(&k->obj.mu);
         free(r);
         return ZKR_ECLOSED;
     }
@@ -537,9 +512,9 @@ unsigned zkr_counter_conflicts(zkr_counter_t *k)
     unsigned n;
     if (!k)
         return 0;
-    pthread_mutex_lock(&k->mu);
+    pthread_mutex_lock(&k->obj.mu);
     n = k->conflicts;
-    pthread_mutex_unlock(&k->mu);
+    pthread_mutex_unlock(&k->obj.mu);
     return n;
 }
 
@@ -547,11 +522,11 @@ void zkr_counter_free(zkr_counter_t *k)
 {
     if (!k)
         return;
-    pthread_mutex_lock(&k->mu);
+    pthread_mutex_lock(&k->obj.mu);
     k->freed = 1;
     k->token++; /* replies still to come are ignored */
     while (k->head)
         finish(k, ZKR_ECANCELED, 0);
     k_fire(k);
-    k_unref(k);
+    zkr__obj_unref(&k->obj);
 }

@@ -144,6 +144,45 @@ void zkr__waiter_signal(zkr__waiter_t *w, int rc);
 /* ZKR_ETIMEDOUT if not signalled in time; otherwise the signalled rc. */
 int zkr__waiter_wait(zkr__waiter_t *w, int timeout_ms);
 
+/* ---- recipe objects and their callback contexts ------------------------- */
+
+/* The head of every recipe object (its first member, named obj): the
+ * mutex that guards the object, and its reference count: one for the
+ * caller's handle plus one per callback context in flight. destroy frees
+ * the rest of the object (and the object) once the last reference is
+ * gone; the mutex is already destroyed then. */
+typedef struct zkr__obj {
+    pthread_mutex_t mu;
+    int refs;
+    void (*destroy)(struct zkr__obj *o);
+} zkr__obj_t;
+
+/* refs = 1 (the caller's). ZKR_OK or ZKR_ENOMEM (mutex). */
+int zkr__obj_init(zkr__obj_t *o, void (*destroy)(zkr__obj_t *o));
+/* Drop one reference; the caller does not hold o->mu. */
+void zkr__obj_unref(zkr__obj_t *o);
+
+/* What a recipe passes to an async operation or a watch: the object it
+ * belongs to (referenced) and the object's attempt and token counters at
+ * the time, which tell a stale reply from a wanted one. */
+typedef struct {
+    zkr__obj_t *o;
+    unsigned attempt;
+    unsigned token;
+    int flag;   /* the recipe's own use */
+    char *name; /* copy of a node name, or NULL */
+} zkr__ctx_t;
+
+/* Caller holds o->mu. NULL on ENOMEM (then no reference is taken). */
+zkr__ctx_t *zkr__ctx_new(zkr__obj_t *o, unsigned attempt, unsigned token,
+                         const char *name);
+/* Free a context whose operation never started. Caller holds o->mu, so
+ * this never drops the last reference. Accepts NULL. */
+void zkr__ctx_drop(zkr__ctx_t *x);
+/* Free a context once its callback is done with it. Caller does not hold
+ * o->mu (this may free the object). */
+void zkr__ctx_done(zkr__ctx_t *x);
+
 /* ---- client internals used by recipes ----------------------------------- */
 
 /* Keep the client struct alive while a recipe object uses it. */
