@@ -37,8 +37,7 @@ static int check_path(zkr_client_t *c, const char *path)
 /* ---- barrier ------------------------------------------------------------- */
 
 struct zkr_barrier {
-    pthread_mutex_t mu;
-    int refs;
+    zkr__obj_t obj; /* first: mutex and references */
     zkr_client_t *c;
     char *path;
     int waiting;
@@ -47,47 +46,26 @@ struct zkr_barrier {
     int freed;
     zkr_barrier_cb cb;
     void *ctx;
-    zkr_barrier_cb fire_cb; /* to run once mu is released */
+    zkr_barrier_cb fire_cb; /* to run once obj.mu is released */
     void *fire_ctx;
     int fire_status;
 };
 
-typedef struct {
-    zkr_barrier_t *b;
-    unsigned token;
-} bctx_t;
+/* A context's barrier. */
+#define B(x) ((zkr_barrier_t *)(x)->o)
 
-static void b_unref(zkr_barrier_t *b)
+static void b_destroy(zkr__obj_t *o)
 {
-    int last;
-    pthread_mutex_lock(&b->mu);
-    last = --b->refs == 0;
-    pthread_mutex_unlock(&b->mu);
-    if (!last)
-        return;
+    zkr_barrier_t *b = (zkr_barrier_t *)o;
     zkr__client_unref(b->c);
-    pthread_mutex_destroy(&b->mu);
     free(b->path);
     free(b);
 }
 
-/* Caller holds b->mu. */
-static bctx_t *bctx_new(zkr_barrier_t *b)
+/* Caller holds b->obj.mu. */
+static zkr__ctx_t *bctx_new(zkr_barrier_t *b)
 {
-    bctx_t *x = calloc(1, sizeof *x);
-    if (x) {
-        x->b = b;
-        x->token = b->token;
-        b->refs++;
-    }
-    return x;
-}
-
-static void bctx_free(bctx_t *x)
-{
-    zkr_barrier_t *b = x->b;
-    free(x);
-    b_unref(b);
+    return zkr__ctx_new(&b->obj, 0, b->token, NULL);
 }
 
 static void b_finish(zkr_barrier_t *b, int status)
@@ -108,7 +86,7 @@ static void b_unlock_fire(zkr_barrier_t *b)
     void *ctx = b->fire_ctx;
     int status = b->fire_status;
     b->fire_cb = NULL;
-    pthread_mutex_unlock(&b->mu);
+    pthread_mutex_unlock(&b->obj.mu);
     if (cb)
         cb(b, status, ctx);
 }
@@ -117,21 +95,21 @@ static void b_check(zkr_barrier_t *b);
 
 static void b_watch_cb(void *ctx, int type, const char *path)
 {
-    bctx_t *x = ctx;
-    zkr_barrier_t *b = x->b;
+    zkr__ctx_t *x = ctx;
+    zkr_barrier_t *b = B(x);
     (void)path;
-    pthread_mutex_lock(&b->mu);
+    pthread_mutex_lock(&b->obj.mu);
     if (type != ZKR__WATCH_CANCELED && b->waiting && x->token == b->token)
         b_check(b);
     b_unlock_fire(b);
-    bctx_free(x);
+    zkr__ctx_done(x);
 }
 
 static void b_exists_cb(zkr__op_t *op, int rc)
 {
-    bctx_t *x = op->ctx;
-    zkr_barrier_t *b = x->b;
-    pthread_mutex_lock(&b->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_barrier_t *b = B(x);
+    pthread_mutex_lock(&b->obj.mu);
     if (b->waiting && x->token == b->token) {
         if (rc == ZKR_ENONODE)
             b_finish(b, ZKR_OK);
@@ -142,13 +120,13 @@ static void b_exists_cb(zkr__op_t *op, int rc)
         /* OK: wait for the watch; connection trouble: for the listener */
     }
     b_unlock_fire(b);
-    bctx_free(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds b->mu: look at the node, with a watch. */
+/* Caller holds b->obj.mu: look at the node, with a watch. */
 static void b_check(zkr_barrier_t *b)
 {
-    bctx_t *x, *w;
+    zkr__ctx_t *x, *w;
     int rc;
     b->token++;
     x = bctx_new(b);
@@ -156,9 +134,8 @@ static void b_check(zkr_barrier_t *b)
     rc = x && w ? zkr__aexists(b->c, b->path, b_watch_cb, w, b_exists_cb, x)
                 : ZKR_ENOMEM;
     if (rc != ZKR_OK) {
-        free(x);
-        free(w);
-        b->refs -= (x != NULL) + (w != NULL);
+        zkr__ctx_drop(x);
+        zkr__ctx_drop(w);
         if (!gone_code(rc) && rc != ZKR_ESESSIONEXPIRED)
             b_finish(b, rc);
     }
@@ -168,7 +145,7 @@ static void b_on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 {
     zkr_barrier_t *b = ctx;
     (void)c;
-    pthread_mutex_lock(&b->mu);
+    pthread_mutex_lock(&b->obj.mu);
     if (b->waiting) {
         if (st == ZKR_STATE_RECONNECTED || st == ZKR_STATE_CONNECTED)
             b_check(b);
@@ -194,12 +171,15 @@ int zkr_barrier_new(zkr_client_t *c, const char *path, zkr_barrier_t **out)
         free(b);
         return ZKR_ENOMEM;
     }
-    pthread_mutex_init(&b->mu, NULL);
-    b->refs = 1;
+    if (zkr__obj_init(&b->obj, b_destroy) != ZKR_OK) {
+        free(b->path);
+        free(b);
+        return ZKR_ENOMEM;
+    }
     b->c = c;
     zkr__client_ref(c);
     if ((rc = zkr_client_add_listener(c, b_on_state, b)) != ZKR_OK) {
-        b_unref(b);
+        zkr__obj_unref(&b->obj);
         return rc;
     }
     *out = b;
@@ -240,13 +220,13 @@ static int b_start(zkr_barrier_t *b, zkr_barrier_cb cb, void *ctx,
 {
     if (!b || !cb)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&b->mu);
+    pthread_mutex_lock(&b->obj.mu);
     if (b->freed || zkr__client_closed(b->c)) {
-        pthread_mutex_unlock(&b->mu);
+        pthread_mutex_unlock(&b->obj.mu);
         return ZKR_ECLOSED;
     }
     if (b->waiting) {
-        pthread_mutex_unlock(&b->mu);
+        pthread_mutex_unlock(&b->obj.mu);
         return ZKR_EBUSY;
     }
     b->waiting = 1;
@@ -267,9 +247,9 @@ int zkr_barrier_cancel(zkr_barrier_t *b)
 {
     if (!b)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&b->mu);
+    pthread_mutex_lock(&b->obj.mu);
     if (!b->waiting) {
-        pthread_mutex_unlock(&b->mu);
+        pthread_mutex_unlock(&b->obj.mu);
         return ZKR_ENOTHELD;
     }
     b_finish(b, ZKR_ECANCELED);
@@ -311,11 +291,11 @@ void zkr_barrier_free(zkr_barrier_t *b)
     if (!b)
         return;
     zkr_client_remove_listener(b->c, b_on_state, b);
-    pthread_mutex_lock(&b->mu);
+    pthread_mutex_lock(&b->obj.mu);
     b->freed = 1;
     b_finish(b, ZKR_ECANCELED);
     b_unlock_fire(b);
-    b_unref(b);
+    zkr__obj_unref(&b->obj);
 }
 
 /* ---- double barrier ------------------------------------------------------ */
@@ -323,8 +303,7 @@ void zkr_barrier_free(zkr_barrier_t *b)
 enum dstate { D_OUT, D_ENTERING, D_IN, D_LEAVING };
 
 struct zkr_double_barrier {
-    pthread_mutex_t mu;
-    int refs;
+    zkr__obj_t obj; /* first: mutex and references */
     zkr_client_t *c;
     char *path;
     char *ready;
@@ -344,58 +323,29 @@ struct zkr_double_barrier {
     int fire_status;
 };
 
-typedef struct {
-    zkr_double_barrier_t *d;
-    unsigned token;
-    char *node; /* create: the path being created */
-} dctx_t;
+/* A context's double barrier. Its name, for a create: the path being
+ * created. */
+#define D(x) ((zkr_double_barrier_t *)(x)->o)
 
-static void d_unref(zkr_double_barrier_t *d)
+static void d_destroy(zkr__obj_t *o)
 {
-    int last;
-    pthread_mutex_lock(&d->mu);
-    last = --d->refs == 0;
-    pthread_mutex_unlock(&d->mu);
-    if (!last)
-        return;
+    zkr_double_barrier_t *d = (zkr_double_barrier_t *)o;
     zkr__client_unref(d->c);
-    pthread_mutex_destroy(&d->mu);
     free(d->node);
     free(d->path);
     free(d->ready);
     free(d);
 }
 
-/* Caller holds d->mu. */
-static dctx_t *dctx_new(zkr_double_barrier_t *d)
+/* Caller holds d->obj.mu. */
+static zkr__ctx_t *dctx_new(zkr_double_barrier_t *d)
 {
-    dctx_t *x = calloc(1, sizeof *x);
-    if (x) {
-        x->d = d;
-        x->token = d->token;
-        d->refs++;
-    }
-    return x;
+    return zkr__ctx_new(&d->obj, 0, d->token, NULL);
 }
 
-static void dctx_free(dctx_t *x)
+static int stale(const zkr__ctx_t *x, enum dstate st)
 {
-    zkr_double_barrier_t *d = x->d;
-    free(x->node);
-    free(x);
-    d_unref(d);
-}
-
-static void dctx_free_locked(dctx_t *x)
-{
-    x->d->refs--;
-    free(x->node);
-    free(x);
-}
-
-static int stale(const dctx_t *x, enum dstate st)
-{
-    return x->token != x->d->token || x->d->state != st;
+    return x->token != D(x)->token || D(x)->state != st;
 }
 
 static void d_unlock_fire(zkr_double_barrier_t *d)
@@ -404,12 +354,12 @@ static void d_unlock_fire(zkr_double_barrier_t *d)
     void *ctx = d->fire_ctx;
     int status = d->fire_status;
     d->fire_cb = NULL;
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&d->obj.mu);
     if (cb)
         cb(d, status, ctx);
 }
 
-/* Caller holds d->mu: delete our member node, not waiting for the reply. */
+/* Caller holds d->obj.mu: delete our member node, not waiting for the reply. */
 static void drop_node(zkr_double_barrier_t *d)
 {
     if (d->node) {
@@ -419,7 +369,7 @@ static void drop_node(zkr_double_barrier_t *d)
     }
 }
 
-/* Caller holds d->mu: end the pending enter or leave. */
+/* Caller holds d->obj.mu: end the pending enter or leave. */
 static void d_finish(zkr_double_barrier_t *d, int status, enum dstate next)
 {
     d->token++;
@@ -440,9 +390,9 @@ static void leave_list(zkr_double_barrier_t *d);
 
 static void d_ensure_cb(void *ctx, int rc)
 {
-    dctx_t *x = ctx;
-    zkr_double_barrier_t *d = x->d;
-    pthread_mutex_lock(&d->mu);
+    zkr__ctx_t *x = ctx;
+    zkr_double_barrier_t *d = D(x);
+    pthread_mutex_lock(&d->obj.mu);
     if (!stale(x, D_ENTERING)) {
         if (rc == ZKR_OK)
             send_create(d);
@@ -450,29 +400,29 @@ static void d_ensure_cb(void *ctx, int rc)
             d_finish(d, rc, D_OUT);
     }
     d_unlock_fire(d);
-    dctx_free(x);
+    zkr__ctx_done(x);
 }
 
 static void d_create_cb(zkr__op_t *op, int rc)
 {
-    dctx_t *x = op->ctx;
-    zkr_double_barrier_t *d = x->d;
-    pthread_mutex_lock(&d->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_double_barrier_t *d = D(x);
+    pthread_mutex_lock(&d->obj.mu);
     if (stale(x, D_ENTERING)) {
         /* nobody wants this node any more */
         if (rc == ZKR_OK || rc == ZKR_ENODEEXISTS || rc == ZKR_ECONNLOSS)
-            zkr__delete_bg(d->c, x->node);
+            zkr__delete_bg(d->c, x->name);
     } else if (rc == ZKR_OK || rc == ZKR_ENODEEXISTS) {
         /* NODEEXISTS: our own create, applied before a lost reply */
-        d->node = x->node;
-        x->node = NULL;
+        d->node = x->name;
+        x->name = NULL;
         check_ready(d);
     } else if (rc == ZKR_ENONODE && d->ensure_tries++ < 5) {
-        dctx_t *e = dctx_new(d);
+        zkr__ctx_t *e = dctx_new(d);
         if (!e || zkr__aensure(d->c, d->path, ZKR_PERSISTENT, d_ensure_cb,
                                e) != ZKR_OK) {
             if (e)
-                dctx_free_locked(e);
+                zkr__ctx_drop(e);
             d_finish(d, ZKR_ENOMEM, D_OUT);
         }
     } else if (!gone_code(rc)) {
@@ -480,22 +430,22 @@ static void d_create_cb(zkr__op_t *op, int rc)
     }
     /* connection trouble: the listener creates again */
     d_unlock_fire(d);
-    dctx_free(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds d->mu. */
+/* Caller holds d->obj.mu. */
 static void send_create(zkr_double_barrier_t *d)
 {
-    dctx_t *x;
+    zkr__ctx_t *x;
     int rc = ZKR_ENOMEM;
     d->token++;
     x = dctx_new(d);
-    if (x && zkr_path_join(d->path, d->uuid, &x->node) == ZKR_OK)
-        rc = zkr__acreate(d->c, x->node, NULL, 0, ZKR_EPHEMERAL, d_create_cb,
+    if (x && zkr_path_join(d->path, d->uuid, &x->name) == ZKR_OK)
+        rc = zkr__acreate(d->c, x->name, NULL, 0, ZKR_EPHEMERAL, d_create_cb,
                           x);
     if (rc != ZKR_OK) {
         if (x)
-            dctx_free_locked(x);
+            zkr__ctx_drop(x);
         if (!gone_code(rc) && rc != ZKR_ESESSIONEXPIRED)
             d_finish(d, rc, D_OUT);
     }
@@ -505,21 +455,21 @@ static void entered(zkr_double_barrier_t *d) { d_finish(d, ZKR_OK, D_IN); }
 
 static void ready_watch_cb(void *ctx, int type, const char *path)
 {
-    dctx_t *x = ctx;
-    zkr_double_barrier_t *d = x->d;
+    zkr__ctx_t *x = ctx;
+    zkr_double_barrier_t *d = D(x);
     (void)path;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     if (type != ZKR__WATCH_CANCELED && !stale(x, D_ENTERING))
         check_ready(d);
     d_unlock_fire(d);
-    dctx_free(x);
+    zkr__ctx_done(x);
 }
 
 static void ready_made_cb(zkr__op_t *op, int rc)
 {
-    dctx_t *x = op->ctx;
-    zkr_double_barrier_t *d = x->d;
-    pthread_mutex_lock(&d->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_double_barrier_t *d = D(x);
+    pthread_mutex_lock(&d->obj.mu);
     if (!stale(x, D_ENTERING)) {
         if (rc == ZKR_OK || rc == ZKR_ENODEEXISTS)
             entered(d);
@@ -527,14 +477,14 @@ static void ready_made_cb(zkr__op_t *op, int rc)
             d_finish(d, rc, D_OUT);
     }
     d_unlock_fire(d);
-    dctx_free(x);
+    zkr__ctx_done(x);
 }
 
 static void ready_exists_cb(zkr__op_t *op, int rc)
 {
-    dctx_t *x = op->ctx;
-    zkr_double_barrier_t *d = x->d;
-    pthread_mutex_lock(&d->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_double_barrier_t *d = D(x);
+    pthread_mutex_lock(&d->obj.mu);
     if (!stale(x, D_ENTERING)) {
         if (rc == ZKR_OK)
             entered(d);
@@ -544,7 +494,7 @@ static void ready_exists_cb(zkr__op_t *op, int rc)
             d_finish(d, rc, D_OUT);
     }
     d_unlock_fire(d);
-    dctx_free(x);
+    zkr__ctx_done(x);
 }
 
 static int count_members(const struct String_vector *sv)
@@ -558,16 +508,16 @@ static int count_members(const struct String_vector *sv)
 
 static void enter_list_cb(zkr__op_t *op, int rc)
 {
-    dctx_t *x = op->ctx;
-    zkr_double_barrier_t *d = x->d;
-    pthread_mutex_lock(&d->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_double_barrier_t *d = D(x);
+    pthread_mutex_lock(&d->obj.mu);
     if (!stale(x, D_ENTERING) && d->ready_absent) {
         if (rc == ZKR_OK && count_members(op->strings) >= d->members) {
-            dctx_t *r = dctx_new(d);
+            zkr__ctx_t *r = dctx_new(d);
             if (!r || zkr__acreate(d->c, d->ready, NULL, 0, ZKR_PERSISTENT,
                                    ready_made_cb, r) != ZKR_OK) {
                 if (r)
-                    dctx_free_locked(r);
+                    zkr__ctx_drop(r);
                 d_finish(d, ZKR_ENOMEM, D_OUT);
             }
         } else if (rc == ZKR_OK && d->try_only) {
@@ -578,14 +528,14 @@ static void enter_list_cb(zkr__op_t *op, int rc)
         /* else: wait for ready to appear */
     }
     d_unlock_fire(d);
-    dctx_free(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds d->mu: does ready exist (watch it), and if not, are we
+/* Caller holds d->obj.mu: does ready exist (watch it), and if not, are we
  * enough? exists and getChildren go back to back: one round trip. */
 static void check_ready(zkr_double_barrier_t *d)
 {
-    dctx_t *e, *w, *l;
+    zkr__ctx_t *e, *w, *l;
     d->token++;
     d->ready_absent = 0;
     e = dctx_new(d);
@@ -595,36 +545,36 @@ static void check_ready(zkr_double_barrier_t *d)
         zkr__aexists(d->c, d->ready, ready_watch_cb, w, ready_exists_cb, e) !=
             ZKR_OK) {
         if (e)
-            dctx_free_locked(e);
+            zkr__ctx_drop(e);
         if (w)
-            dctx_free_locked(w);
+            zkr__ctx_drop(w);
         if (l)
-            dctx_free_locked(l);
+            zkr__ctx_drop(l);
         return; /* retried on reconnect */
     }
     if (zkr__achildren(d->c, d->path, NULL, NULL, enter_list_cb, l) != ZKR_OK)
-        dctx_free_locked(l);
+        zkr__ctx_drop(l);
 }
 
 /* ---- leaving ----------------------------------------------------------- */
 
 static void leave_watch_cb(void *ctx, int type, const char *path)
 {
-    dctx_t *x = ctx;
-    zkr_double_barrier_t *d = x->d;
+    zkr__ctx_t *x = ctx;
+    zkr_double_barrier_t *d = D(x);
     (void)path;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     if (type != ZKR__WATCH_CANCELED && !stale(x, D_LEAVING))
         leave_list(d);
     d_unlock_fire(d);
-    dctx_free(x);
+    zkr__ctx_done(x);
 }
 
 static void leave_exists_cb(zkr__op_t *op, int rc)
 {
-    dctx_t *x = op->ctx;
-    zkr_double_barrier_t *d = x->d;
-    pthread_mutex_lock(&d->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_double_barrier_t *d = D(x);
+    pthread_mutex_lock(&d->obj.mu);
     if (!stale(x, D_LEAVING)) {
         if (rc == ZKR_ENONODE)
             leave_list(d); /* gone already: look again */
@@ -632,14 +582,14 @@ static void leave_exists_cb(zkr__op_t *op, int rc)
             d_finish(d, rc, D_OUT);
     }
     d_unlock_fire(d);
-    dctx_free(x);
+    zkr__ctx_done(x);
 }
 
 static void last_out_cb(zkr__op_t *op, int rc)
 {
-    dctx_t *x = op->ctx;
-    zkr_double_barrier_t *d = x->d;
-    pthread_mutex_lock(&d->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_double_barrier_t *d = D(x);
+    pthread_mutex_lock(&d->obj.mu);
     if (!stale(x, D_LEAVING)) {
         if (rc == ZKR_OK || rc == ZKR_ENONODE)
             d_finish(d, ZKR_OK, D_OUT);
@@ -647,13 +597,13 @@ static void last_out_cb(zkr__op_t *op, int rc)
             d_finish(d, rc, D_OUT);
     }
     d_unlock_fire(d);
-    dctx_free(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds d->mu: watch member name until it goes. */
+/* Caller holds d->obj.mu: watch member name until it goes. */
 static void watch_member(zkr_double_barrier_t *d, const char *name)
 {
-    dctx_t *x = dctx_new(d), *w = dctx_new(d);
+    zkr__ctx_t *x = dctx_new(d), *w = dctx_new(d);
     char *p = NULL;
     if (x && w && zkr_path_join(d->path, name, &p) == ZKR_OK &&
         zkr__aexists(d->c, p, leave_watch_cb, w, leave_exists_cb, x) ==
@@ -663,9 +613,9 @@ static void watch_member(zkr_double_barrier_t *d, const char *name)
     }
     free(p);
     if (x)
-        dctx_free_locked(x);
+        zkr__ctx_drop(x);
     if (w)
-        dctx_free_locked(w);
+        zkr__ctx_drop(w);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -675,10 +625,10 @@ static int cmp_str(const void *a, const void *b)
 
 static void leave_list_cb(zkr__op_t *op, int rc)
 {
-    dctx_t *x = op->ctx;
-    zkr_double_barrier_t *d = x->d;
+    zkr__ctx_t *x = op->ctx;
+    zkr_double_barrier_t *d = D(x);
     const char **m = NULL;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     if (stale(x, D_LEAVING))
         goto out;
     if (rc == ZKR_ENONODE) {
@@ -712,12 +662,12 @@ static void leave_list_cb(zkr__op_t *op, int rc)
             zkr__delete_bg(d->c, d->ready);
             d_finish(d, ZKR_OK, D_OUT);
         } else if (ours && n == 1) {
-            dctx_t *l = dctx_new(d);
+            zkr__ctx_t *l = dctx_new(d);
             zkr__delete_bg(d->c, d->ready);
             if (!l || zkr__adelete(d->c, d->node, -1, last_out_cb, l) !=
                           ZKR_OK) {
                 if (l)
-                    dctx_free_locked(l);
+                    zkr__ctx_drop(l);
                 d_finish(d, ZKR_ENOMEM, D_OUT);
             } else {
                 free(d->node);
@@ -739,18 +689,18 @@ static void leave_list_cb(zkr__op_t *op, int rc)
 out:
     free(m);
     d_unlock_fire(d);
-    dctx_free(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds d->mu. */
+/* Caller holds d->obj.mu. */
 static void leave_list(zkr_double_barrier_t *d)
 {
-    dctx_t *x;
+    zkr__ctx_t *x;
     d->token++;
     x = dctx_new(d);
     if (x && zkr__achildren(d->c, d->path, NULL, NULL, leave_list_cb, x) !=
                  ZKR_OK)
-        dctx_free_locked(x); /* retried on reconnect */
+        zkr__ctx_drop(x); /* retried on reconnect */
 }
 
 /* ---- connection states and API --------------------------------------- */
@@ -759,7 +709,7 @@ static void d_on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 {
     zkr_double_barrier_t *d = ctx;
     (void)c;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     switch (st) {
     case ZKR_STATE_LOST:
         /* our member node went with the session */
@@ -815,13 +765,17 @@ int zkr_double_barrier_new(zkr_client_t *c, const char *path, int members,
         free(d);
         return ZKR_ENOMEM;
     }
-    pthread_mutex_init(&d->mu, NULL);
-    d->refs = 1;
+    if (zkr__obj_init(&d->obj, d_destroy) != ZKR_OK) {
+        free(d->ready);
+        free(d->path);
+        free(d);
+        return ZKR_ENOMEM;
+    }
     d->c = c;
     d->members = members;
     zkr__client_ref(c);
     if ((rc = zkr_client_add_listener(c, d_on_state, d)) != ZKR_OK) {
-        d_unref(d);
+        zkr__obj_unref(&d->obj);
         return rc;
     }
     *out = d;
@@ -833,13 +787,13 @@ static int d_start(zkr_double_barrier_t *d, int leave,
 {
     if (!d || !cb)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     if (d->freed || zkr__client_closed(d->c)) {
-        pthread_mutex_unlock(&d->mu);
+        pthread_mutex_unlock(&d->obj.mu);
         return ZKR_ECLOSED;
     }
     if (d->state != (leave ? D_IN : D_OUT)) {
-        pthread_mutex_unlock(&d->mu);
+        pthread_mutex_unlock(&d->obj.mu);
         return ZKR_EBUSY;
     }
     d->cb = cb;
@@ -874,9 +828,9 @@ int zkr_double_barrier_cancel(zkr_double_barrier_t *d)
 {
     if (!d)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     if (d->state != D_ENTERING && d->state != D_LEAVING) {
-        pthread_mutex_unlock(&d->mu);
+        pthread_mutex_unlock(&d->obj.mu);
         return ZKR_ENOTHELD;
     }
     d_finish(d, ZKR_ECANCELED, D_OUT);
@@ -928,9 +882,9 @@ int zkr_double_barrier_is_in(zkr_double_barrier_t *d)
     int v;
     if (!d)
         return 0;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     v = d->state == D_IN;
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&d->obj.mu);
     return v;
 }
 
@@ -939,7 +893,7 @@ void zkr_double_barrier_free(zkr_double_barrier_t *d)
     if (!d)
         return;
     zkr_client_remove_listener(d->c, d_on_state, d);
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     d->freed = 1;
     if (d->state == D_ENTERING || d->state == D_LEAVING)
         d_finish(d, ZKR_ECANCELED, D_OUT);
@@ -947,5 +901,5 @@ void zkr_double_barrier_free(zkr_double_barrier_t *d)
         drop_node(d);
     d->state = D_OUT;
     d_unlock_fire(d);
-    d_unref(d);
+    zkr__obj_unref(&d->obj);
 }

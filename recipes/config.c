@@ -38,9 +38,8 @@ struct kid {
 };
 
 struct zkr_config {
-    pthread_mutex_t mu;
+    zkr__obj_t obj; /* first: mutex and references */
     pthread_cond_t cv;
-    int refs;
     zkr_client_t *c;
     char *path;
     zkr_config_cb on_change;
@@ -71,11 +70,8 @@ struct zkr_config {
     pthread_t drainer;
 };
 
-typedef struct {
-    zkr_config_t *g;
-    unsigned attempt;
-    char *name;
-} cctx_t;
+/* A context's config. */
+#define C(x) ((zkr_config_t *)(x)->o)
 
 /* ---- lifetime ------------------------------------------------------------ */
 
@@ -86,60 +82,26 @@ static void kid_free(struct kid *k)
     free(k);
 }
 
-static void cfg_unref(zkr_config_t *g)
+static void cfg_destroy(zkr__obj_t *o)
 {
+    zkr_config_t *g = (zkr_config_t *)o;
     struct kid *k, *tmp;
-    int last;
-    pthread_mutex_lock(&g->mu);
-    last = --g->refs == 0;
-    pthread_mutex_unlock(&g->mu);
-    if (!last)
-        return;
     for (k = g->kids; k; k = tmp) {
         tmp = k->hh.next;
         HASH_DEL(g->kids, k);
         kid_free(k);
     }
     zkr__client_unref(g->c);
-    pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
     free(g->path);
     free(g->data);
     free(g);
 }
 
-/* Caller holds g->mu. */
-static cctx_t *cctx_new(zkr_config_t *g, const char *name)
+/* Caller holds g->obj.mu: a context for the current attempt. */
+static zkr__ctx_t *cctx(zkr_config_t *g, const char *name)
 {
-    cctx_t *a = calloc(1, sizeof *a);
-    if (!a)
-        return NULL;
-    if (name && !(a->name = strdup(name))) {
-        free(a);
-        return NULL;
-    }
-    a->g = g;
-    a->attempt = g->attempt;
-    g->refs++;
-    return a;
-}
-
-static void cctx_free(cctx_t *a)
-{
-    zkr_config_t *g = a->g;
-    free(a->name);
-    free(a);
-    cfg_unref(g);
-}
-
-/* Caller holds g->mu; never the last reference. */
-static void cctx_free_locked(cctx_t *a)
-{
-    if (!a)
-        return;
-    a->g->refs--;
-    free(a->name);
-    free(a);
+    return zkr__ctx_new(&g->obj, g->attempt, 0, name);
 }
 
 /* ---- change notification ------------------------------------------------- */
@@ -163,30 +125,30 @@ static void note_change(zkr_config_t *g)
     pthread_cond_broadcast(&g->cv);
 }
 
-/* Release g->mu and deliver a pending change, unless another thread is
+/* Release g->obj.mu and deliver a pending change, unless another thread is
  * delivering (it picks ours up: changes are coalesced). */
 static void unlock_fire(zkr_config_t *g)
 {
     if (g->firing || !g->fire_pending || !g->on_change || g->freed) {
         if (!g->on_change)
             g->fire_pending = 0;
-        pthread_mutex_unlock(&g->mu);
+        pthread_mutex_unlock(&g->obj.mu);
         return;
     }
     g->firing = 1;
     g->drainer = pthread_self();
-    g->refs++;
+    g->obj.refs++;
     while (g->fire_pending && !g->freed) {
         int status = g->exists ? ZKR_OK : ZKR_ENONODE;
         g->fire_pending = 0;
-        pthread_mutex_unlock(&g->mu);
+        pthread_mutex_unlock(&g->obj.mu);
         g->on_change(g, status, g->ctx);
-        pthread_mutex_lock(&g->mu);
+        pthread_mutex_lock(&g->obj.mu);
     }
     g->firing = 0;
     pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-    cfg_unref(g);
+    pthread_mutex_unlock(&g->obj.mu);
+    zkr__obj_unref(&g->obj);
 }
 
 /* ---- children ------------------------------------------------------------ */
@@ -222,11 +184,11 @@ static void load_kid(zkr_config_t *g, struct kid *k);
 
 static void kid_watch_cb(void *ctx, int type, const char *path)
 {
-    cctx_t *w = ctx;
-    zkr_config_t *g = w->g;
+    zkr__ctx_t *w = ctx;
+    zkr_config_t *g = C(w);
     struct kid *k = NULL;
     (void)path;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (type != ZKR__WATCH_CANCELED && w->attempt == g->attempt &&
         !g->freed) {
         HASH_FIND_STR(g->kids, w->name, k);
@@ -234,15 +196,15 @@ static void kid_watch_cb(void *ctx, int type, const char *path)
             load_kid(g, k);
     }
     unlock_fire(g);
-    cctx_free(w);
+    zkr__ctx_done(w);
 }
 
 static void kid_get_cb(zkr__op_t *op, int rc)
 {
-    cctx_t *a = op->ctx;
-    zkr_config_t *g = a->g;
+    zkr__ctx_t *a = op->ctx;
+    zkr_config_t *g = C(a);
     struct kid *k = NULL;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (a->attempt != g->attempt || g->freed)
         goto out;
     HASH_FIND_STR(g->kids, a->name, k);
@@ -279,27 +241,27 @@ static void kid_get_cb(zkr__op_t *op, int rc)
         load_kid(g, k);
 out:
     unlock_fire(g);
-    cctx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void load_kid(zkr_config_t *g, struct kid *k)
 {
     char *p;
-    cctx_t *a, *w;
+    zkr__ctx_t *a, *w;
     if (k->loading) {
         k->dirty = 1;
         return;
     }
     k->dirty = 0;
     p = child_path(g, k->name);
-    a = cctx_new(g, k->name);
-    w = cctx_new(g, k->name);
+    a = cctx(g, k->name);
+    w = cctx(g, k->name);
     if (p && a && w &&
         zkr__aget(g->c, p, kid_watch_cb, w, kid_get_cb, a) == ZKR_OK) {
         k->loading = 1;
     } else {
-        cctx_free_locked(a);
-        cctx_free_locked(w);
+        zkr__ctx_drop(a);
+        zkr__ctx_drop(w);
     }
     free(p);
 }
@@ -308,14 +270,14 @@ static void reload_kids(zkr_config_t *g);
 
 static void kids_watch_cb(void *ctx, int type, const char *path)
 {
-    cctx_t *w = ctx;
-    zkr_config_t *g = w->g;
+    zkr__ctx_t *w = ctx;
+    zkr_config_t *g = C(w);
     (void)path;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (type != ZKR__WATCH_CANCELED && w->attempt == g->attempt && !g->freed)
         reload_kids(g);
     unlock_fire(g);
-    cctx_free(w);
+    zkr__ctx_done(w);
 }
 
 static void kids_listed(zkr_config_t *g, const struct String_vector *sv)
@@ -360,9 +322,9 @@ static void kids_listed(zkr_config_t *g, const struct String_vector *sv)
 
 static void kids_cb(zkr__op_t *op, int rc)
 {
-    cctx_t *a = op->ctx;
-    zkr_config_t *g = a->g;
-    pthread_mutex_lock(&g->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_config_t *g = C(a);
+    pthread_mutex_lock(&g->obj.mu);
     if (a->attempt != g->attempt || g->freed)
         goto out;
     g->kids_loading = 0;
@@ -380,12 +342,12 @@ static void kids_cb(zkr__op_t *op, int rc)
         reload_kids(g);
 out:
     unlock_fire(g);
-    cctx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void reload_kids(zkr_config_t *g)
 {
-    cctx_t *a, *w;
+    zkr__ctx_t *a, *w;
     if (!g->children)
         return;
     if (g->kids_loading) {
@@ -393,15 +355,15 @@ static void reload_kids(zkr_config_t *g)
         return;
     }
     g->kids_dirty = 0;
-    a = cctx_new(g, NULL);
-    w = cctx_new(g, NULL);
+    a = cctx(g, NULL);
+    w = cctx(g, NULL);
     if (a && w &&
         zkr__achildren(g->c, g->path, kids_watch_cb, w, kids_cb, a) ==
             ZKR_OK) {
         g->kids_loading = 1;
     } else {
-        cctx_free_locked(a);
-        cctx_free_locked(w);
+        zkr__ctx_drop(a);
+        zkr__ctx_drop(w);
     }
 }
 
@@ -459,21 +421,21 @@ static void node_done(zkr_config_t *g)
 
 static void node_watch_cb(void *ctx, int type, const char *path)
 {
-    cctx_t *w = ctx;
-    zkr_config_t *g = w->g;
+    zkr__ctx_t *w = ctx;
+    zkr_config_t *g = C(w);
     (void)path;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (type != ZKR__WATCH_CANCELED && w->attempt == g->attempt && !g->freed)
         reload_node(g);
     unlock_fire(g);
-    cctx_free(w);
+    zkr__ctx_done(w);
 }
 
 static void node_exists_cb(zkr__op_t *op, int rc)
 {
-    cctx_t *a = op->ctx;
-    zkr_config_t *g = a->g;
-    pthread_mutex_lock(&g->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_config_t *g = C(a);
+    pthread_mutex_lock(&g->obj.mu);
     if (a->attempt != g->attempt || g->freed)
         goto out;
     if (rc == ZKR_OK) {
@@ -489,14 +451,14 @@ static void node_exists_cb(zkr__op_t *op, int rc)
     }
 out:
     unlock_fire(g);
-    cctx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void node_get_cb(zkr__op_t *op, int rc)
 {
-    cctx_t *a = op->ctx;
-    zkr_config_t *g = a->g;
-    pthread_mutex_lock(&g->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_config_t *g = C(a);
+    pthread_mutex_lock(&g->obj.mu);
     if (a->attempt != g->attempt || g->freed)
         goto out;
     if (rc == ZKR_OK && op->stat) {
@@ -504,12 +466,12 @@ static void node_get_cb(zkr__op_t *op, int rc)
         node_done(g);
     } else if (rc == ZKR_ENONODE) {
         /* getData sets no watch on a missing node: exists does. */
-        cctx_t *e = cctx_new(g, NULL), *w = cctx_new(g, NULL);
+        zkr__ctx_t *e = cctx(g, NULL), *w = cctx(g, NULL);
         if (!e || !w ||
             zkr__aexists(g->c, g->path, node_watch_cb, w, node_exists_cb,
                          e) != ZKR_OK) {
-            cctx_free_locked(e);
-            cctx_free_locked(w);
+            zkr__ctx_drop(e);
+            zkr__ctx_drop(w);
             g->loading = 0;
         }
     } else {
@@ -517,30 +479,30 @@ static void node_get_cb(zkr__op_t *op, int rc)
     }
 out:
     unlock_fire(g);
-    cctx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void reload_node(zkr_config_t *g)
 {
-    cctx_t *a, *w;
+    zkr__ctx_t *a, *w;
     if (g->loading) {
         g->dirty = 1;
         return;
     }
     g->dirty = 0;
-    a = cctx_new(g, NULL);
-    w = cctx_new(g, NULL);
+    a = cctx(g, NULL);
+    w = cctx(g, NULL);
     if (a && w &&
         zkr__aget(g->c, g->path, node_watch_cb, w, node_get_cb, a) ==
             ZKR_OK) {
         g->loading = 1;
     } else {
-        cctx_free_locked(a);
-        cctx_free_locked(w);
+        zkr__ctx_drop(a);
+        zkr__ctx_drop(w);
     }
 }
 
-/* Read everything again. Caller holds g->mu. */
+/* Read everything again. Caller holds g->obj.mu. */
 static void resync(zkr_config_t *g)
 {
     struct kid *k, *tmp;
@@ -557,7 +519,7 @@ static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
     zkr_config_t *g = ctx;
     struct kid *k;
     (void)c;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     switch (st) {
     case ZKR_STATE_RECONNECTED:
     case ZKR_STATE_CONNECTED:
@@ -608,12 +570,14 @@ int zkr_config_new(zkr_client_t *c, const char *path,
     g = calloc(1, sizeof *g);
     if (!g)
         return ZKR_ENOMEM;
-    pthread_mutex_init(&g->mu, NULL);
+    if (zkr__obj_init(&g->obj, cfg_destroy) != ZKR_OK) {
+        free(g);
+        return ZKR_ENOMEM;
+    }
     zkr__cond_init(&g->cv);
-    g->refs = 1;
     g->c = c;
     if (!(g->path = strdup(path))) {
-        pthread_mutex_destroy(&g->mu);
+        zkr__obj_fini(&g->obj);
         pthread_cond_destroy(&g->cv);
         free(g);
         return ZKR_ENOMEM;
@@ -625,10 +589,10 @@ int zkr_config_new(zkr_client_t *c, const char *path,
     }
     zkr__client_ref(c);
     if ((rc = zkr_client_add_listener(c, on_state, g)) != ZKR_OK) {
-        cfg_unref(g);
+        zkr__obj_unref(&g->obj);
         return rc;
     }
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     reload_node(g);
     reload_kids(g);
     unlock_fire(g);
@@ -645,16 +609,16 @@ int zkr_config_wait_synced(zkr_config_t *g, int timeout_ms)
     if (zkr__in_callback())
         return ZKR_EDEADLK;
     has = zkr__deadline(timeout_ms, &ts);
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     while (!g->synced && !g->closed) {
-        if (zkr__cond_wait(&g->cv, &g->mu, has, &ts) == ETIMEDOUT) {
+        if (zkr__cond_wait(&g->cv, &g->obj.mu, has, &ts) == ETIMEDOUT) {
             rc = g->synced ? ZKR_OK : ZKR_ETIMEDOUT;
             break;
         }
     }
     if (!g->synced && g->closed)
         rc = ZKR_ECLOSED;
-    pthread_mutex_unlock(&g->mu);
+    pthread_mutex_unlock(&g->obj.mu);
     return rc;
 }
 
@@ -666,7 +630,7 @@ int zkr_config_get(zkr_config_t *g, char **data, size_t *len,
         *data = NULL;
     if (!g)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (!g->node_loaded) {
         rc = ZKR_EBUSY;
     } else if (!g->exists) {
@@ -685,7 +649,7 @@ int zkr_config_get(zkr_config_t *g, char **data, size_t *len,
         if (rc == ZKR_OK && stat)
             *stat = g->st;
     }
-    pthread_mutex_unlock(&g->mu);
+    pthread_mutex_unlock(&g->obj.mu);
     return rc;
 }
 
@@ -718,9 +682,9 @@ int zkr_config_children(zkr_config_t *g, zkr_config_entry_t **out,
     *count = 0;
     if (!g || !g->children)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (!g->synced) {
-        pthread_mutex_unlock(&g->mu);
+        pthread_mutex_unlock(&g->obj.mu);
         return ZKR_EBUSY;
     }
     n = (int)HASH_COUNT(g->kids);
@@ -744,7 +708,7 @@ int zkr_config_children(zkr_config_t *g, zkr_config_entry_t **out,
             n++;
         }
     }
-    pthread_mutex_unlock(&g->mu);
+    pthread_mutex_unlock(&g->obj.mu);
     if (rc != ZKR_OK) {
         zkr_config_entries_free(v, n);
         return rc;
@@ -765,13 +729,13 @@ void zkr_config_free(zkr_config_t *g)
     if (!g)
         return;
     zkr_client_remove_listener(g->c, on_state, g);
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     g->freed = 1;
     g->attempt++;
     while (g->firing && !pthread_equal(g->drainer, pthread_self()))
-        pthread_cond_wait(&g->cv, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-    cfg_unref(g);
+        pthread_cond_wait(&g->cv, &g->obj.mu);
+    pthread_mutex_unlock(&g->obj.mu);
+    zkr__obj_unref(&g->obj);
 }
 
 /* ---- push ---------------------------------------------------------------- */

@@ -56,8 +56,7 @@ struct point {
 };
 
 struct zkr_discovery {
-    pthread_mutex_t mu;
-    int refs;
+    zkr__obj_t obj; /* first: mutex and references */
     zkr_client_t *c;
     char *path;
     zkr_layout_t layout;
@@ -83,12 +82,10 @@ struct zkr_discovery {
     struct evq q;
 };
 
-typedef struct {
-    zkr_discovery_t *d;
-    unsigned token; /* generation, watch token or fetch id */
-    int refetch;    /* list: 1 entries without data, 2 all */
-    char name[];    /* get: the child */
-} dctx_t;
+/* A context's cache. In its contexts, token is the listing generation,
+ * the watch token or the fetch id; flag (listings) is what to fetch again:
+ * 1 entries without data, 2 all; name (gets, data watches) the child. */
+#define D(x) ((zkr_discovery_t *)(x)->o)
 
 static void inst_free(zkr_instance_t *i)
 {
@@ -136,50 +133,20 @@ static void disc_clear(zkr_discovery_t *d)
     d->nring = 0;
 }
 
-static void disc_unref(zkr_discovery_t *d)
+static void disc_destroy(zkr__obj_t *o)
 {
-    int last;
-    pthread_mutex_lock(&d->mu);
-    last = --d->refs == 0;
-    pthread_mutex_unlock(&d->mu);
-    if (!last)
-        return;
+    zkr_discovery_t *d = (zkr_discovery_t *)o;
     disc_clear(d);
     zkr__client_unref(d->c);
     pthread_cond_destroy(&d->q.idle);
-    pthread_mutex_destroy(&d->mu);
     free(d->path);
     free(d);
 }
 
-/* Caller holds d->mu. */
-static dctx_t *dctx(zkr_discovery_t *d, unsigned token, const char *name)
+/* Caller holds d->obj.mu. */
+static zkr__ctx_t *dctx(zkr_discovery_t *d, unsigned token, const char *name)
 {
-    size_t n = name ? strlen(name) + 1 : 1;
-    dctx_t *x = calloc(1, sizeof *x + n);
-    if (x) {
-        x->d = d;
-        x->token = token;
-        if (name)
-            memcpy(x->name, name, n);
-        d->refs++;
-    }
-    return x;
-}
-
-static void dctx_drop(dctx_t *x)
-{
-    if (x) {
-        x->d->refs--;
-        free(x);
-    }
-}
-
-static void dctx_done(dctx_t *x)
-{
-    zkr_discovery_t *d = x->d;
-    free(x);
-    disc_unref(d);
+    return zkr__ctx_new(&d->obj, 0, token, name);
 }
 
 /* Build the immutable instance for a node. */
@@ -236,7 +203,7 @@ static int entry_cmp(const void *a, const void *b)
                   (*(struct entry *const *)b)->name);
 }
 
-/* Caller holds d->mu: after changes, rebuild the snapshot and report. */
+/* Caller holds d->obj.mu: after changes, rebuild the snapshot and report. */
 static void disc_commit(zkr_discovery_t *d)
 {
     struct entry *e, *tmp, **snap;
@@ -267,7 +234,7 @@ static void disc_commit(zkr_discovery_t *d)
     evq_state(&d->q, (ev_fn)d->on_change, d->ctx, ZKR_OK);
 }
 
-/* Caller holds d->mu: deliver refresh waiters that are satisfied (rc OK)
+/* Caller holds d->obj.mu: deliver refresh waiters that are satisfied (rc OK)
  * or whose listing failed (rc != OK, gen = the failed listing). */
 static void disc_wake(zkr_discovery_t *d, int rc, unsigned gen)
 {
@@ -292,12 +259,12 @@ static void disc_invoke(void *obj, const struct ev *e)
     ((zkr_discovery_cb)e->cb)(obj, e->status, e->ctx);
 }
 
-/* Caller holds d->mu; returns with it released. */
+/* Caller holds d->obj.mu; returns with it released. */
 static void disc_fire(zkr_discovery_t *d)
 {
-    d->refs++;
-    evq_deliver(&d->q, &d->mu, d, &d->freed, disc_invoke);
-    disc_unref(d);
+    d->obj.refs++;
+    evq_deliver(&d->q, &d->obj.mu, d, &d->freed, disc_invoke);
+    zkr__obj_unref(&d->obj);
 }
 
 static void disc_list(zkr_discovery_t *d, int refetch);
@@ -305,11 +272,11 @@ static void disc_get(zkr_discovery_t *d, struct entry *e);
 
 static void data_watch_cb(void *ctx, int type, const char *path)
 {
-    dctx_t *x = ctx;
-    zkr_discovery_t *d = x->d;
+    zkr__ctx_t *x = ctx;
+    zkr_discovery_t *d = D(x);
     struct entry *e;
     (void)path;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     HASH_FIND_STR(d->entries, x->name, e);
     if (e && e->dwtoken == x->token) {
         e->data_watch = 0;
@@ -321,15 +288,15 @@ static void data_watch_cb(void *ctx, int type, const char *path)
         }
     }
     disc_fire(d);
-    dctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void get_cb(zkr__op_t *op, int rc)
 {
-    dctx_t *x = op->ctx;
-    zkr_discovery_t *d = x->d;
+    zkr__ctx_t *x = op->ctx;
+    zkr_discovery_t *d = D(x);
     struct entry *e;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     d->pending_gets--;
     HASH_FIND_STR(d->entries, x->name, e);
     if (!d->freed && e && e->fetch_id == x->token) {
@@ -361,14 +328,14 @@ static void get_cb(zkr__op_t *op, int rc)
         disc_wake(d, ZKR_OK, 0);
     }
     disc_fire(d);
-    dctx_done(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds d->mu: read a child's data, with a data watch. */
+/* Caller holds d->obj.mu: read a child's data, with a data watch. */
 static void disc_get(zkr_discovery_t *d, struct entry *e)
 {
     char *p = NULL;
-    dctx_t *x, *w = NULL;
+    zkr__ctx_t *x, *w = NULL;
     int rc;
     if (zkr_path_join(d->path, e->name, &p) != ZKR_OK) {
         free(p);
@@ -383,8 +350,8 @@ static void disc_get(zkr_discovery_t *d, struct entry *e)
              : ZKR_ENOMEM;
     free(p);
     if (rc != ZKR_OK) {
-        dctx_drop(x);
-        dctx_drop(w);
+        zkr__ctx_drop(x);
+        zkr__ctx_drop(w);
         e->fetch_id = 0;
         d->need_list = 1;
         return;
@@ -396,54 +363,54 @@ static void disc_get(zkr_discovery_t *d, struct entry *e)
 
 static void exists_watch_cb(void *ctx, int type, const char *path)
 {
-    dctx_t *x = ctx;
-    zkr_discovery_t *d = x->d;
+    zkr__ctx_t *x = ctx;
+    zkr_discovery_t *d = D(x);
     (void)path;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     if (x->token == d->ewtoken) {
         d->ewatch = 0;
         if (type != ZKR__WATCH_CANCELED && !d->freed)
             disc_list(d, 0);
     }
     disc_fire(d);
-    dctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void exists_cb(zkr__op_t *op, int rc)
 {
-    dctx_t *x = op->ctx;
-    zkr_discovery_t *d = x->d;
-    pthread_mutex_lock(&d->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_discovery_t *d = D(x);
+    pthread_mutex_lock(&d->obj.mu);
     /* created meanwhile: list it (the exists watch stays armed) */
     if (rc == ZKR_OK && !d->freed && !d->cwatch)
         disc_list(d, 0);
     else if (rc != ZKR_OK && rc != ZKR_ENONODE)
         d->need_list = 1;
     disc_fire(d);
-    dctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void children_watch_cb(void *ctx, int type, const char *path)
 {
-    dctx_t *x = ctx;
-    zkr_discovery_t *d = x->d;
+    zkr__ctx_t *x = ctx;
+    zkr_discovery_t *d = D(x);
     (void)path;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     if (x->token == d->cwtoken) {
         d->cwatch = 0;
         if (type != ZKR__WATCH_CANCELED && !d->freed)
             disc_list(d, 0);
     }
     disc_fire(d);
-    dctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void list_cb(zkr__op_t *op, int rc)
 {
-    dctx_t *x = op->ctx;
-    zkr_discovery_t *d = x->d;
+    zkr__ctx_t *x = op->ctx;
+    zkr_discovery_t *d = D(x);
     struct entry *e, *tmp;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     if (d->freed || x->token < d->applied_gen)
         goto out;
     if (rc == ZKR_OK || rc == ZKR_ENONODE) {
@@ -470,8 +437,8 @@ static void list_cb(zkr__op_t *op, int rc)
                     d->changed = 1;
                 }
             } else if (d->layout != ZKR_LAYOUT_DUBBO && !e->fetch_id &&
-                       (x->refetch == 2 ||
-                        (x->refetch == 1 && (!e->inst || !e->data_watch)))) {
+                       (x->flag == 2 ||
+                        (x->flag == 1 && (!e->inst || !e->data_watch)))) {
                 disc_get(d, e);
             }
             e->seen = gen;
@@ -485,15 +452,15 @@ static void list_cb(zkr__op_t *op, int rc)
         }
         if (rc == ZKR_ENONODE && !d->ewatch) {
             /* no directory yet: wait for it to appear */
-            dctx_t *w = dctx(d, ++d->ewtoken, NULL);
-            dctx_t *k = dctx(d, 0, NULL);
+            zkr__ctx_t *w = dctx(d, ++d->ewtoken, NULL);
+            zkr__ctx_t *k = dctx(d, 0, NULL);
             if (w && k &&
                 zkr__aexists(d->c, d->path, exists_watch_cb, w, exists_cb,
                              k) == ZKR_OK) {
                 d->ewatch = 1;
             } else {
-                dctx_drop(w);
-                dctx_drop(k);
+                zkr__ctx_drop(w);
+                zkr__ctx_drop(k);
                 d->need_list = 1;
             }
         }
@@ -510,17 +477,17 @@ static void list_cb(zkr__op_t *op, int rc)
     }
 out:
     disc_fire(d);
-    dctx_done(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds d->mu: list the directory (watching it if not yet). */
+/* Caller holds d->obj.mu: list the directory (watching it if not yet). */
 static void disc_list(zkr_discovery_t *d, int refetch)
 {
-    dctx_t *x, *w = NULL;
+    zkr__ctx_t *x, *w = NULL;
     int rc;
     x = dctx(d, ++d->list_gen, NULL);
     if (x)
-        x->refetch = refetch;
+        x->flag = refetch;
     if (!d->cwatch)
         w = dctx(d, ++d->cwtoken, NULL);
     rc = x && (d->cwatch || w)
@@ -528,8 +495,8 @@ static void disc_list(zkr_discovery_t *d, int refetch)
                               list_cb, x)
              : ZKR_ENOMEM;
     if (rc != ZKR_OK) {
-        dctx_drop(x);
-        dctx_drop(w);
+        zkr__ctx_drop(x);
+        zkr__ctx_drop(w);
         d->need_list = 1;
         if (rc == ZKR_ECLOSED)
             disc_wake(d, ZKR_ECANCELED, d->list_gen);
@@ -544,7 +511,7 @@ static void disc_on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 {
     zkr_discovery_t *d = ctx;
     (void)c;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     if (!d->freed) {
         if (st == ZKR_STATE_CONNECTED) {
             /* every watch went with the old session */
@@ -599,9 +566,12 @@ int zkr_discovery_new(zkr_client_t *c, const char *path,
         free(d);
         return ZKR_ENOMEM;
     }
-    pthread_mutex_init(&d->mu, NULL);
+    if (zkr__obj_init(&d->obj, disc_destroy) != ZKR_OK) {
+        free(d->path);
+        free(d);
+        return ZKR_ENOMEM;
+    }
     pthread_cond_init(&d->q.idle, NULL);
-    d->refs = 1;
     d->c = c;
     zkr__client_ref(c);
     d->layout = opts->layout;
@@ -614,10 +584,10 @@ int zkr_discovery_new(zkr_client_t *c, const char *path,
     if (!d->rng)
         d->rng = 1;
     if ((rc = zkr_client_add_listener(c, disc_on_state, d)) != ZKR_OK) {
-        disc_unref(d);
+        zkr__obj_unref(&d->obj);
         return rc;
     }
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     disc_list(d, 0);
     disc_fire(d);
     *out = d;
@@ -635,9 +605,9 @@ int zkr_discovery_refresh_async(zkr_discovery_t *d, zkr_discovery_cb cb,
         return ZKR_ENOMEM;
     e->cb = (ev_fn)cb;
     e->ctx = ctx;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     if (d->freed || zkr__client_closed(d->c)) {
-        pthread_mutex_unlock(&d->mu);
+        pthread_mutex_unlock(&d->obj.mu);
         free(e);
         return ZKR_ECLOSED;
     }
@@ -673,7 +643,7 @@ int zkr_discovery_refresh(zkr_discovery_t *d, int timeout_ms)
         free(w);
         return rc;
     }
-    rc = evq_wait_waiter(w, timeout_ms, &d->mu, &d->waiters);
+    rc = evq_wait_waiter(w, timeout_ms, &d->obj.mu, &d->waiters);
     zkr__waiter_destroy(w);
     free(w);
     return rc;
@@ -684,9 +654,9 @@ int zkr_discovery_count(zkr_discovery_t *d)
     int n;
     if (!d)
         return 0;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     n = d->nsnap;
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&d->obj.mu);
     return n;
 }
 
@@ -695,9 +665,9 @@ uint64_t zkr_discovery_version(zkr_discovery_t *d)
     uint64_t v;
     if (!d)
         return 0;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     v = d->version;
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&d->obj.mu);
     return v;
 }
 
@@ -710,16 +680,16 @@ int zkr_discovery_list(zkr_discovery_t *d, zkr_instance_t ***v, int *count)
         *count = 0;
     if (!d || !v || !count)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     a = malloc(sizeof *a * (size_t)(d->nsnap + 1));
     if (!a) {
-        pthread_mutex_unlock(&d->mu);
+        pthread_mutex_unlock(&d->obj.mu);
         return ZKR_ENOMEM;
     }
     for (int i = 0; i < d->nsnap; i++)
         a[i] = zkr_instance_ref(d->snap[i]->inst);
     *count = d->nsnap;
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&d->obj.mu);
     *v = a;
     return ZKR_OK;
 }
@@ -769,7 +739,7 @@ static int point_cmp(const void *a, const void *b)
     return x->h < y->h ? -1 : x->h > y->h;
 }
 
-/* Caller holds d->mu. */
+/* Caller holds d->obj.mu. */
 static int ring_build(zkr_discovery_t *d, int positive_only)
 {
     struct point *r;
@@ -835,14 +805,14 @@ int zkr_discovery_pick(zkr_discovery_t *d, zkr_lb_policy_t policy,
     if (!d || !out || (int)policy < 0 || policy > ZKR_LB_CONSISTENT_HASH ||
         (key_len && !key))
         return ZKR_EINVAL;
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     if (d->nsnap == 0) {
-        pthread_mutex_unlock(&d->mu);
+        pthread_mutex_unlock(&d->obj.mu);
         return ZKR_ENONODE;
     }
     use = malloc((size_t)d->nsnap);
     if (!use) {
-        pthread_mutex_unlock(&d->mu);
+        pthread_mutex_unlock(&d->obj.mu);
         return ZKR_ENOMEM;
     }
     for (int i = 0; i < d->nsnap; i++)
@@ -905,7 +875,7 @@ int zkr_discovery_pick(zkr_discovery_t *d, zkr_lb_policy_t policy,
         *out = zkr_instance_ref(pick->inst);
     else if (rc == ZKR_OK)
         rc = ZKR_ENONODE;
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&d->obj.mu);
     free(use);
     return rc;
 }
@@ -915,15 +885,15 @@ void zkr_discovery_free(zkr_discovery_t *d)
     if (!d)
         return;
     zkr_client_remove_listener(d->c, disc_on_state, d);
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->obj.mu);
     d->freed = 1;
     disc_wake(d, ZKR_ECANCELED, ~0u);
-    evq_wait_idle(&d->q, &d->mu);
+    evq_wait_idle(&d->q, &d->obj.mu);
     /* Watches still armed keep the struct until they fire or the session
      * ends; the cache itself goes now. */
     disc_clear(d);
     disc_fire(d);
-    disc_unref(d);
+    zkr__obj_unref(&d->obj);
 }
 
 /* ---- instances ------------------------------------------------------------ */

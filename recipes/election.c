@@ -49,9 +49,8 @@ struct ev {
 };
 
 struct zkr_election {
-    pthread_mutex_t mu;
+    zkr__obj_t obj;    /* first: mutex and references */
     pthread_cond_t cv; /* leadership, join and drain changes */
-    int refs;
     zkr_client_t *c;
     char *path;
     char *id;
@@ -86,29 +85,20 @@ struct zkr_election {
     pthread_t drainer;
 };
 
-typedef struct {
-    zkr_election_t *e;
-    unsigned attempt;
-    char *name;
-} actx_t;
+/* A context's election. */
+#define E(x) ((zkr_election_t *)(x)->o)
 
 /* ---- lifetime ------------------------------------------------------------ */
 
-static void el_unref(zkr_election_t *e)
+static void el_destroy(zkr__obj_t *o)
 {
-    int last;
-    pthread_mutex_lock(&e->mu);
-    last = --e->refs == 0;
-    pthread_mutex_unlock(&e->mu);
-    if (!last)
-        return;
+    zkr_election_t *e = (zkr_election_t *)o;
     while (e->q_head) {
         struct ev *v = e->q_head;
         e->q_head = v->next;
         free(v);
     }
     zkr__client_unref(e->c);
-    pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     free(e->path);
     free(e->id);
@@ -117,36 +107,10 @@ static void el_unref(zkr_election_t *e)
     free(e);
 }
 
-/* Caller holds e->mu. */
-static actx_t *actx_new(zkr_election_t *e, const char *name)
+/* Caller holds e->obj.mu: a context for the current attempt. */
+static zkr__ctx_t *ectx(zkr_election_t *e, const char *name)
 {
-    actx_t *a = calloc(1, sizeof *a);
-    if (!a)
-        return NULL;
-    if (name && !(a->name = strdup(name))) {
-        free(a);
-        return NULL;
-    }
-    a->e = e;
-    a->attempt = e->attempt;
-    e->refs++;
-    return a;
-}
-
-static void actx_free(actx_t *a)
-{
-    zkr_election_t *e = a->e;
-    free(a->name);
-    free(a);
-    el_unref(e);
-}
-
-/* Caller holds e->mu; never the last reference. */
-static void actx_free_locked(actx_t *a)
-{
-    a->e->refs--;
-    free(a->name);
-    free(a);
+    return zkr__ctx_new(&e->obj, e->attempt, 0, name);
 }
 
 /* ---- callbacks, in order, out of the mutex -------------------------------- */
@@ -167,31 +131,31 @@ static void ev_push(zkr_election_t *e, zkr_election_cb cb, void *ctx,
     e->q_tail = v;
 }
 
-/* Release e->mu and run queued callbacks, unless another thread is at it
+/* Release e->obj.mu and run queued callbacks, unless another thread is at it
  * (it will run ours too). */
 static void unlock_fire(zkr_election_t *e)
 {
     if (e->firing || !e->q_head) {
-        pthread_mutex_unlock(&e->mu);
+        pthread_mutex_unlock(&e->obj.mu);
         return;
     }
     e->firing = 1;
     e->drainer = pthread_self();
-    e->refs++;
+    e->obj.refs++;
     while (e->q_head) {
         struct ev *v = e->q_head;
         e->q_head = v->next;
         if (!e->q_head)
             e->q_tail = NULL;
-        pthread_mutex_unlock(&e->mu);
+        pthread_mutex_unlock(&e->obj.mu);
         v->cb(e, v->status, v->ctx);
         free(v);
-        pthread_mutex_lock(&e->mu);
+        pthread_mutex_lock(&e->obj.mu);
     }
     e->firing = 0;
     pthread_cond_broadcast(&e->cv);
-    pthread_mutex_unlock(&e->mu);
-    el_unref(e);
+    pthread_mutex_unlock(&e->obj.mu);
+    zkr__obj_unref(&e->obj);
 }
 
 static void report_leader(zkr_election_t *e)
@@ -294,10 +258,10 @@ static void give_up(zkr_election_t *e, int status)
     if (e->state == E_RECOVER && e->uuid[0]) {
         /* A create whose reply we lost may have made a node: find it by
          * uuid and delete it. */
-        actx_t *a = actx_new(e, e->uuid);
+        zkr__ctx_t *a = ectx(e, e->uuid);
         if (a && zkr__achildren(e->c, e->path, NULL, NULL, list_cb, a) !=
                      ZKR_OK)
-            actx_free_locked(a);
+            zkr__ctx_drop(a);
     }
     if (e->node) {
         delete_node(e, e->node);
@@ -314,12 +278,11 @@ static void give_up(zkr_election_t *e, int status)
 
 static void send_listing(zkr_election_t *e)
 {
-    actx_t *a = actx_new(e, NULL);
+    zkr__ctx_t *a = ectx(e, NULL);
     e->need_list = 0;
     if (!a || zkr__achildren(e->c, e->path, NULL, NULL, list_cb, a) !=
                   ZKR_OK) {
-        if (a)
-            actx_free_locked(a);
+        zkr__ctx_drop(a);
         e->need_list = 1; /* retried on the next reconnection */
     }
 }
@@ -335,9 +298,9 @@ static void own_watch_cb(void *ctx, int type, const char *path);
 
 static void own_exists_cb(zkr__op_t *op, int rc)
 {
-    actx_t *a = op->ctx;
-    zkr_election_t *e = a->e;
-    pthread_mutex_lock(&e->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_election_t *e = E(a);
+    pthread_mutex_lock(&e->obj.mu);
     if (a->attempt == e->attempt && e->state == E_LEADER &&
         rc == ZKR_ENONODE) {
         report_lost(e, ZKR_ENONODE);
@@ -346,7 +309,7 @@ static void own_exists_cb(zkr__op_t *op, int rc)
         start_create(e);
     }
     unlock_fire(e);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
 /* While leading, watch our own node: somebody deleting it ends our
@@ -354,23 +317,21 @@ static void own_exists_cb(zkr__op_t *op, int rc)
 static void watch_own(zkr_election_t *e)
 {
     char *p = child_path(e, e->node);
-    actx_t *a = actx_new(e, NULL), *w = actx_new(e, NULL);
+    zkr__ctx_t *a = ectx(e, NULL), *w = ectx(e, NULL);
     if (!p || !a || !w ||
         zkr__aexists(e->c, p, own_watch_cb, w, own_exists_cb, a) != ZKR_OK) {
-        if (a)
-            actx_free_locked(a);
-        if (w)
-            actx_free_locked(w);
+        zkr__ctx_drop(a);
+        zkr__ctx_drop(w);
     }
     free(p);
 }
 
 static void own_watch_cb(void *ctx, int type, const char *path)
 {
-    actx_t *w = ctx;
-    zkr_election_t *e = w->e;
+    zkr__ctx_t *w = ctx;
+    zkr_election_t *e = E(w);
     (void)path;
-    pthread_mutex_lock(&e->mu);
+    pthread_mutex_lock(&e->obj.mu);
     if (w->attempt == e->attempt && e->state == E_LEADER &&
         type != ZKR__WATCH_CANCELED) {
         if (type == ZOO_DELETED_EVENT) {
@@ -383,26 +344,26 @@ static void own_watch_cb(void *ctx, int type, const char *path)
         }
     }
     unlock_fire(e);
-    actx_free(w);
+    zkr__ctx_done(w);
 }
 
 static void check_cb(zkr__op_t *op, int rc);
 
-/* We are first in line. Caller holds e->mu. */
+/* We are first in line. Caller holds e->obj.mu. */
 static void claim(zkr_election_t *e)
 {
     int64_t sid = zkr_client_session_id(e->c);
     if (e->owner == 0 || e->czxid == 0) {
         /* Found after a lost create reply: read its owner first. */
         char *p = child_path(e, e->node);
-        actx_t *a = actx_new(e, NULL);
+        zkr__ctx_t *a = ectx(e, NULL);
         e->attempt++;
         e->state = E_CHECKING;
         if (a) {
             a->attempt = e->attempt;
             if (!p || zkr__aexists(e->c, p, NULL, NULL, check_cb, a) !=
                           ZKR_OK)
-                actx_free_locked(a);
+                zkr__ctx_drop(a);
         }
         free(p);
         return;
@@ -424,9 +385,9 @@ static void claim(zkr_election_t *e)
 
 static void check_cb(zkr__op_t *op, int rc)
 {
-    actx_t *a = op->ctx;
-    zkr_election_t *e = a->e;
-    pthread_mutex_lock(&e->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_election_t *e = E(a);
+    pthread_mutex_lock(&e->obj.mu);
     if (a->attempt == e->attempt && e->state == E_CHECKING) {
         if (rc == ZKR_OK && op->stat) {
             e->owner = op->stat->ephemeralOwner;
@@ -442,7 +403,7 @@ static void check_cb(zkr__op_t *op, int rc)
         /* connection loss: RECONNECTED lists again */
     }
     unlock_fire(e);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void pred_gone(zkr_election_t *e)
@@ -455,10 +416,10 @@ static void pred_gone(zkr_election_t *e)
 
 static void pred_watch_cb(void *ctx, int type, const char *path)
 {
-    actx_t *w = ctx;
-    zkr_election_t *e = w->e;
+    zkr__ctx_t *w = ctx;
+    zkr_election_t *e = E(w);
     (void)path;
-    pthread_mutex_lock(&e->mu);
+    pthread_mutex_lock(&e->obj.mu);
     if (w->attempt == e->attempt && e->state == E_WATCHING &&
         type != ZKR__WATCH_CANCELED) {
         if (type == ZOO_DELETED_EVENT)
@@ -467,41 +428,39 @@ static void pred_watch_cb(void *ctx, int type, const char *path)
             want_listing(e);
     }
     unlock_fire(e);
-    actx_free(w);
+    zkr__ctx_done(w);
 }
 
 static void pred_get_cb(zkr__op_t *op, int rc)
 {
-    actx_t *a = op->ctx;
-    zkr_election_t *e = a->e;
-    pthread_mutex_lock(&e->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_election_t *e = E(a);
+    pthread_mutex_lock(&e->obj.mu);
     if (a->attempt == e->attempt && e->state == E_WATCHING &&
         rc == ZKR_ENONODE)
         pred_gone(e);
     unlock_fire(e);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void watch_pred(zkr_election_t *e, const char *name, int last)
 {
     char *p = child_path(e, name);
-    actx_t *a, *w;
+    zkr__ctx_t *a, *w;
     e->attempt++;
     e->state = E_WATCHING;
     e->last = last;
-    a = actx_new(e, NULL);
-    w = actx_new(e, NULL);
+    a = ectx(e, NULL);
+    w = ectx(e, NULL);
     if (!p || !a || !w ||
         zkr__aget(e->c, p, pred_watch_cb, w, pred_get_cb, a) != ZKR_OK) {
-        if (a)
-            actx_free_locked(a);
-        if (w)
-            actx_free_locked(w);
+        zkr__ctx_drop(a);
+        zkr__ctx_drop(w);
     }
     free(p);
 }
 
-/* A fresh listing. Caller holds e->mu. */
+/* A fresh listing. Caller holds e->obj.mu. */
 static void evaluate(zkr_election_t *e, char *const *names, int n)
 {
     lnode_t *v = NULL;
@@ -551,9 +510,9 @@ static void recovered(zkr_election_t *e, const struct String_vector *sv)
 
 static void list_cb(zkr__op_t *op, int rc)
 {
-    actx_t *a = op->ctx;
-    zkr_election_t *e = a->e;
-    pthread_mutex_lock(&e->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_election_t *e = E(a);
+    pthread_mutex_lock(&e->obj.mu);
     if (a->name) {
         /* Orphan sweep or recovery: look for the uuid in a->name. */
         if (a->attempt == e->attempt && e->state == E_RECOVER) {
@@ -582,24 +541,24 @@ static void list_cb(zkr__op_t *op, int rc)
     }
 out:
     unlock_fire(e);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void recover(zkr_election_t *e)
 {
-    actx_t *a;
+    zkr__ctx_t *a;
     e->attempt++;
     e->state = E_RECOVER;
-    a = actx_new(e, e->uuid);
+    a = ectx(e, e->uuid);
     if (a && zkr__achildren(e->c, e->path, NULL, NULL, list_cb, a) != ZKR_OK)
-        actx_free_locked(a);
+        zkr__ctx_drop(a);
 }
 
 static void ensure_cb(void *ctx, int rc)
 {
-    actx_t *a = ctx;
-    zkr_election_t *e = a->e;
-    pthread_mutex_lock(&e->mu);
+    zkr__ctx_t *a = ctx;
+    zkr_election_t *e = E(a);
+    pthread_mutex_lock(&e->obj.mu);
     if (a->attempt == e->attempt && e->state == E_ENSURING) {
         if (rc == ZKR_OK || rc == ZKR_ENODEEXISTS)
             start_create(e);
@@ -609,25 +568,25 @@ static void ensure_cb(void *ctx, int rc)
             give_up(e, rc);
     }
     unlock_fire(e);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void create_cb(zkr__op_t *op, int rc)
 {
-    actx_t *a = op->ctx;
-    zkr_election_t *e = a->e;
-    pthread_mutex_lock(&e->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_election_t *e = E(a);
+    pthread_mutex_lock(&e->obj.mu);
     if (a->attempt != e->attempt || e->state != E_CREATING) {
         /* Nobody wants this node any more. */
         if (rc == ZKR_OK)
             delete_node(e, zkr__path_basename(op->value));
         else if (rc == ZKR_ECONNLOSS) {
-            actx_t *o = actx_new(e, a->name);
+            zkr__ctx_t *o = ectx(e, a->name);
             if (o)
                 o->attempt = e->attempt - 1; /* never current */
             if (o && zkr__achildren(e->c, e->path, NULL, NULL, list_cb, o) !=
                          ZKR_OK)
-                actx_free_locked(o);
+                zkr__ctx_drop(o);
         }
         goto out;
     }
@@ -644,14 +603,13 @@ static void create_cb(zkr__op_t *op, int rc)
         if (e->need_list)
             send_listing(e);
     } else if (rc == ZKR_ENONODE && e->ensure_tries++ < 5) {
-        actx_t *n;
+        zkr__ctx_t *n;
         e->attempt++;
         e->state = E_ENSURING;
-        n = actx_new(e, NULL);
+        n = ectx(e, NULL);
         if (!n || zkr__aensure_acl(e->c, e->path, ZKR_CONTAINER, e->acl,
                                    ensure_cb, n) != ZKR_OK) {
-            if (n)
-                actx_free_locked(n);
+            zkr__ctx_drop(n);
             e->state = E_WAIT_SESSION;
         }
     } else if (rc == ZKR_ESESSIONEXPIRED || rc == ZKR_ECANCELED) {
@@ -663,24 +621,23 @@ static void create_cb(zkr__op_t *op, int rc)
     }
 out:
     unlock_fire(e);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
-/* Caller holds e->mu. */
+/* Caller holds e->obj.mu. */
 static void start_create(zkr_election_t *e)
 {
     char *p;
-    actx_t *a;
+    zkr__ctx_t *a;
     int rc;
     e->attempt++;
     e->owner = 0;
     e->czxid = 0;
     p = zkr__protected_path(e->path, "-latch-", e->uuid);
-    a = actx_new(e, e->uuid);
+    a = ectx(e, e->uuid);
     if (!p || !a) {
         free(p);
-        if (a)
-            actx_free_locked(a);
+        zkr__ctx_drop(a);
         give_up(e, ZKR_ENOMEM);
         return;
     }
@@ -690,7 +647,7 @@ static void start_create(zkr_election_t *e)
                           a);
     free(p);
     if (rc != ZKR_OK) {
-        actx_free_locked(a);
+        zkr__ctx_drop(a);
         if (rc == ZKR_ESESSIONEXPIRED)
             e->state = E_WAIT_SESSION;
         else
@@ -707,7 +664,7 @@ static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 {
     zkr_election_t *e = ctx;
     (void)c;
-    pthread_mutex_lock(&e->mu);
+    pthread_mutex_lock(&e->obj.mu);
     switch (st) {
     case ZKR_STATE_SUSPENDED:
         e->suspended = 1;
@@ -809,9 +766,11 @@ int zkr_election_new(zkr_client_t *c, const char *path,
     e = calloc(1, sizeof *e);
     if (!e)
         return ZKR_ENOMEM;
-    pthread_mutex_init(&e->mu, NULL);
+    if (zkr__obj_init(&e->obj, el_destroy) != ZKR_OK) {
+        free(e);
+        return ZKR_ENOMEM;
+    }
     zkr__cond_init(&e->cv);
-    e->refs = 1;
     e->c = c;
     e->path = strdup(path);
     e->id = opts && opts->id ? strdup(opts->id) : zkr__default_node_data();
@@ -826,14 +785,14 @@ int zkr_election_new(zkr_client_t *c, const char *path,
     if (!e->path || !e->id) {
         free(e->path);
         free(e->id);
-        pthread_mutex_destroy(&e->mu);
+        zkr__obj_fini(&e->obj);
         pthread_cond_destroy(&e->cv);
         free(e);
         return ZKR_ENOMEM;
     }
     zkr__client_ref(c);
     if ((rc = zkr_client_add_listener(c, on_state, e)) != ZKR_OK) {
-        el_unref(e);
+        zkr__obj_unref(&e->obj);
         return rc;
     }
     *out = e;
@@ -844,13 +803,13 @@ int zkr_election_join_async(zkr_election_t *e, zkr_election_cb cb, void *ctx)
 {
     if (!e || !cb)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&e->mu);
+    pthread_mutex_lock(&e->obj.mu);
     if (e->freed || e->closed || zkr__client_closed(e->c)) {
-        pthread_mutex_unlock(&e->mu);
+        pthread_mutex_unlock(&e->obj.mu);
         return ZKR_ECLOSED;
     }
     if (e->joined) {
-        pthread_mutex_unlock(&e->mu);
+        pthread_mutex_unlock(&e->obj.mu);
         return ZKR_EBUSY;
     }
     e->joined = 1;
@@ -884,14 +843,14 @@ int zkr_election_join(zkr_election_t *e, int timeout_ms)
         if (rc == ZKR_ETIMEDOUT) {
             /* The waiter lives on our stack: detach it from the join,
              * which goes on without a completion. */
-            pthread_mutex_lock(&e->mu);
+            pthread_mutex_lock(&e->obj.mu);
             if (e->join_cb == blocking_cb && e->join_ctx == &w) {
                 e->join_cb = NULL;
                 e->join_ctx = NULL;
-                pthread_mutex_unlock(&e->mu);
+                pthread_mutex_unlock(&e->obj.mu);
             } else {
                 /* already queued: it runs shortly */
-                pthread_mutex_unlock(&e->mu);
+                pthread_mutex_unlock(&e->obj.mu);
                 rc = zkr__waiter_wait(&w, -1);
             }
         }
@@ -909,7 +868,7 @@ int zkr_election_await(zkr_election_t *e, int timeout_ms)
     if (zkr__in_callback())
         return ZKR_EDEADLK;
     has = timeout_ms > 0 ? zkr__deadline(timeout_ms, &ts) : 0;
-    pthread_mutex_lock(&e->mu);
+    pthread_mutex_lock(&e->obj.mu);
     for (;;) {
         if (e->closed || e->freed) {
             rc = ZKR_ECLOSED;
@@ -922,12 +881,12 @@ int zkr_election_await(zkr_election_t *e, int timeout_ms)
         if (e->leading && !e->suspended)
             break;
         if (timeout_ms == 0 ||
-            zkr__cond_wait(&e->cv, &e->mu, has, &ts) == ETIMEDOUT) {
+            zkr__cond_wait(&e->cv, &e->obj.mu, has, &ts) == ETIMEDOUT) {
             rc = e->leading && !e->suspended ? ZKR_OK : ZKR_ETIMEDOUT;
             break;
         }
     }
-    pthread_mutex_unlock(&e->mu);
+    pthread_mutex_unlock(&e->obj.mu);
     return rc;
 }
 
@@ -935,9 +894,9 @@ int zkr_election_resign(zkr_election_t *e)
 {
     if (!e)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&e->mu);
+    pthread_mutex_lock(&e->obj.mu);
     if (!e->joined) {
-        pthread_mutex_unlock(&e->mu);
+        pthread_mutex_unlock(&e->obj.mu);
         return ZKR_ENOTHELD;
     }
     give_up(e, ZKR_ECANCELED);
@@ -950,9 +909,9 @@ int zkr_election_is_leader(zkr_election_t *e)
     int v;
     if (!e)
         return 0;
-    pthread_mutex_lock(&e->mu);
+    pthread_mutex_lock(&e->obj.mu);
     v = e->leading && !e->suspended;
-    pthread_mutex_unlock(&e->mu);
+    pthread_mutex_unlock(&e->obj.mu);
     return v;
 }
 
@@ -961,9 +920,9 @@ int64_t zkr_election_token(zkr_election_t *e)
     int64_t t;
     if (!e)
         return 0;
-    pthread_mutex_lock(&e->mu);
+    pthread_mutex_lock(&e->obj.mu);
     t = e->leading ? e->czxid : 0;
-    pthread_mutex_unlock(&e->mu);
+    pthread_mutex_unlock(&e->obj.mu);
     return t;
 }
 
@@ -972,11 +931,11 @@ int zkr_election_node(zkr_election_t *e, char *buf, size_t len)
     int rc = ZKR_ENOTHELD;
     if (!e || !buf)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&e->mu);
+    pthread_mutex_lock(&e->obj.mu);
     if (e->node) {
         rc = zkr__copy_out(e->node, buf, len);
     }
-    pthread_mutex_unlock(&e->mu);
+    pthread_mutex_unlock(&e->obj.mu);
     return rc;
 }
 
@@ -1075,16 +1034,16 @@ void zkr_election_free(zkr_election_t *e)
     if (!e)
         return;
     zkr_client_remove_listener(e->c, on_state, e);
-    pthread_mutex_lock(&e->mu);
+    pthread_mutex_lock(&e->obj.mu);
     e->freed = 1;
     if (e->joined)
         give_up(e, ZKR_ECANCELED);
     unlock_fire(e);
     /* Another thread may be running our callbacks: let it finish, unless
      * that thread is this one (free called from a callback). */
-    pthread_mutex_lock(&e->mu);
+    pthread_mutex_lock(&e->obj.mu);
     while (e->firing && !pthread_equal(e->drainer, pthread_self()))
-        pthread_cond_wait(&e->cv, &e->mu);
-    pthread_mutex_unlock(&e->mu);
-    el_unref(e);
+        pthread_cond_wait(&e->cv, &e->obj.mu);
+    pthread_mutex_unlock(&e->obj.mu);
+    zkr__obj_unref(&e->obj);
 }

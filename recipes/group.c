@@ -26,8 +26,7 @@ enum mstate {
 };
 
 struct zkr_group {
-    pthread_mutex_t mu;
-    int refs;
+    zkr__obj_t obj; /* first: mutex and references */
     zkr_client_t *c;
     char *path;
     zkr_config_t *cfg;
@@ -54,55 +53,26 @@ struct zkr_group {
     int fire_status;
 };
 
-typedef struct {
-    zkr_group_t *g;
-    unsigned attempt;
-} gctx_t;
+/* A context's group. */
+#define G(x) ((zkr_group_t *)(x)->o)
 
-static void grp_unref(zkr_group_t *g)
+static void grp_destroy(zkr__obj_t *o)
 {
-    int last;
-    pthread_mutex_lock(&g->mu);
-    last = --g->refs == 0;
-    pthread_mutex_unlock(&g->mu);
-    if (!last)
-        return;
+    zkr_group_t *g = (zkr_group_t *)o;
     zkr__client_unref(g->c);
-    pthread_mutex_destroy(&g->mu);
     free(g->path);
     free(g->node_path);
     free(g->data);
     free(g);
 }
 
-/* Caller holds g->mu. */
-static gctx_t *gctx_new(zkr_group_t *g)
+/* Caller holds g->obj.mu: a context for the current attempt. */
+static zkr__ctx_t *gctx(zkr_group_t *g)
 {
-    gctx_t *a = calloc(1, sizeof *a);
-    if (!a)
-        return NULL;
-    a->g = g;
-    a->attempt = g->attempt;
-    g->refs++;
-    return a;
+    return zkr__ctx_new(&g->obj, g->attempt, 0, NULL);
 }
 
-static void gctx_free(gctx_t *a)
-{
-    zkr_group_t *g = a->g;
-    free(a);
-    grp_unref(g);
-}
-
-static void gctx_free_locked(gctx_t *a)
-{
-    if (!a)
-        return;
-    a->g->refs--;
-    free(a);
-}
-
-/* Caller holds g->mu: complete the pending join once the mutex is
+/* Caller holds g->obj.mu: complete the pending join once the mutex is
  * released. */
 static void finish_join(zkr_group_t *g, int status)
 {
@@ -121,7 +91,7 @@ static void unlock_fire(zkr_group_t *g)
     void *ctx = g->fire_ctx;
     int status = g->fire_status;
     g->fire_cb = NULL;
-    pthread_mutex_unlock(&g->mu);
+    pthread_mutex_unlock(&g->obj.mu);
     if (cb)
         cb(g, status, ctx);
 }
@@ -157,32 +127,32 @@ static void own_watch_cb(void *ctx, int type, const char *path);
 
 static void own_exists_cb(zkr__op_t *op, int rc)
 {
-    gctx_t *a = op->ctx;
-    zkr_group_t *g = a->g;
-    pthread_mutex_lock(&g->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_group_t *g = G(a);
+    pthread_mutex_lock(&g->obj.mu);
     if (a->attempt == g->attempt && g->state == M_JOINED && rc == ZKR_ENONODE)
         start_create(g);
     unlock_fire(g);
-    gctx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void watch_own(zkr_group_t *g)
 {
-    gctx_t *a = gctx_new(g), *w = gctx_new(g);
+    zkr__ctx_t *a = gctx(g), *w = gctx(g);
     if (!a || !w ||
         zkr__aexists(g->c, g->node_path, own_watch_cb, w, own_exists_cb, a) !=
             ZKR_OK) {
-        gctx_free_locked(a);
-        gctx_free_locked(w);
+        zkr__ctx_drop(a);
+        zkr__ctx_drop(w);
     }
 }
 
 static void own_watch_cb(void *ctx, int type, const char *path)
 {
-    gctx_t *w = ctx;
-    zkr_group_t *g = w->g;
+    zkr__ctx_t *w = ctx;
+    zkr_group_t *g = G(w);
     (void)path;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (type != ZKR__WATCH_CANCELED && w->attempt == g->attempt) {
         if (type == ZOO_DELETED_EVENT &&
             (g->state == M_JOINED || g->state == M_WAIT_GONE))
@@ -191,7 +161,7 @@ static void own_watch_cb(void *ctx, int type, const char *path)
             watch_own(g);
     }
     unlock_fire(g);
-    gctx_free(w);
+    zkr__ctx_done(w);
 }
 
 static void joined(zkr_group_t *g, int64_t owner)
@@ -203,10 +173,10 @@ static void joined(zkr_group_t *g, int64_t owner)
 
 static void check_cb(zkr__op_t *op, int rc)
 {
-    gctx_t *a = op->ctx;
-    zkr_group_t *g = a->g;
+    zkr__ctx_t *a = op->ctx;
+    zkr_group_t *g = G(a);
     int64_t sid;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     sid = zkr_client_session_id(g->c);
     if (a->attempt != g->attempt || g->state != M_CHECKING) {
         if (rc == ZKR_OK && op->stat && op->stat->ephemeralOwner == sid &&
@@ -234,14 +204,14 @@ static void check_cb(zkr__op_t *op, int rc)
     }
 out:
     unlock_fire(g);
-    gctx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void ensure_cb(void *ctx, int rc)
 {
-    gctx_t *a = ctx;
-    zkr_group_t *g = a->g;
-    pthread_mutex_lock(&g->mu);
+    zkr__ctx_t *a = ctx;
+    zkr_group_t *g = G(a);
+    pthread_mutex_lock(&g->obj.mu);
     if (a->attempt == g->attempt && g->state == M_ENSURING) {
         if (rc == ZKR_OK || rc == ZKR_ENODEEXISTS)
             start_create(g);
@@ -251,14 +221,14 @@ static void ensure_cb(void *ctx, int rc)
             give_up(g, rc);
     }
     unlock_fire(g);
-    gctx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void create_cb(zkr__op_t *op, int rc)
 {
-    gctx_t *a = op->ctx;
-    zkr_group_t *g = a->g;
-    pthread_mutex_lock(&g->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_group_t *g = G(a);
+    pthread_mutex_lock(&g->obj.mu);
     if (a->attempt != g->attempt || g->state != M_CREATING) {
         if (rc == ZKR_OK && !g->joined)
             zkr__delete_bg(g->c, g->node_path); /* left meanwhile */
@@ -268,23 +238,23 @@ static void create_cb(zkr__op_t *op, int rc)
         joined(g, op->stat ? op->stat->ephemeralOwner : 0);
         watch_own(g);
     } else if (rc == ZKR_ENODEEXISTS) {
-        gctx_t *e = gctx_new(g), *w = gctx_new(g);
+        zkr__ctx_t *e = gctx(g), *w = gctx(g);
         g->state = M_CHECKING;
         if (!e || !w ||
             zkr__aexists(g->c, g->node_path, own_watch_cb, w, check_cb, e) !=
                 ZKR_OK) {
-            gctx_free_locked(e);
-            gctx_free_locked(w);
+            zkr__ctx_drop(e);
+            zkr__ctx_drop(w);
             g->state = M_WAIT_SESSION;
         }
     } else if (rc == ZKR_ENONODE && g->ensure_tries++ < 5) {
-        gctx_t *e;
+        zkr__ctx_t *e;
         g->attempt++;
         g->state = M_ENSURING;
-        e = gctx_new(g);
+        e = gctx(g);
         if (!e || zkr__aensure_acl(g->c, g->path, ZKR_CONTAINER, g->acl,
                                    ensure_cb, e) != ZKR_OK) {
-            gctx_free_locked(e);
+            zkr__ctx_drop(e);
             g->state = M_WAIT_SESSION;
         }
     } else if (transient(rc)) {
@@ -296,16 +266,16 @@ static void create_cb(zkr__op_t *op, int rc)
     }
 out:
     unlock_fire(g);
-    gctx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void start_create(zkr_group_t *g)
 {
-    gctx_t *a;
+    zkr__ctx_t *a;
     int rc;
     g->attempt++;
     g->state = M_CREATING;
-    a = gctx_new(g);
+    a = gctx(g);
     if (!a) {
         give_up(g, ZKR_ENOMEM);
         return;
@@ -313,7 +283,7 @@ static void start_create(zkr_group_t *g)
     rc = zkr__acreate_acl(g->c, g->node_path, g->data, g->len, ZKR_EPHEMERAL,
                           g->acl, create_cb, a);
     if (rc != ZKR_OK) {
-        gctx_free_locked(a);
+        zkr__ctx_drop(a);
         if (rc == ZKR_ESESSIONEXPIRED)
             g->state = M_WAIT_SESSION;
         else
@@ -325,7 +295,7 @@ static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 {
     zkr_group_t *g = ctx;
     (void)c;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     switch (st) {
     case ZKR_STATE_SUSPENDED:
         g->suspended = 1;
@@ -402,8 +372,10 @@ int zkr_group_new(zkr_client_t *c, const char *path,
     g = calloc(1, sizeof *g);
     if (!g)
         return ZKR_ENOMEM;
-    pthread_mutex_init(&g->mu, NULL);
-    g->refs = 1;
+    if (zkr__obj_init(&g->obj, grp_destroy) != ZKR_OK) {
+        free(g);
+        return ZKR_ENOMEM;
+    }
     g->c = c;
     g->acl = acl;
     if (opts) {
@@ -412,7 +384,7 @@ int zkr_group_new(zkr_client_t *c, const char *path,
     }
     zkr__client_ref(c);
     if (!(g->path = strdup(path))) {
-        grp_unref(g);
+        zkr__obj_unref(&g->obj);
         return ZKR_ENOMEM;
     }
     zkr_config_opts_init(&co);
@@ -420,12 +392,12 @@ int zkr_group_new(zkr_client_t *c, const char *path,
     co.on_change = cfg_cb;
     co.ctx = g;
     if ((rc = zkr_config_new(c, path, &co, &g->cfg)) != ZKR_OK) {
-        grp_unref(g);
+        zkr__obj_unref(&g->obj);
         return rc;
     }
     if ((rc = zkr_client_add_listener(c, on_state, g)) != ZKR_OK) {
         zkr_config_free(g->cfg);
-        grp_unref(g);
+        zkr__obj_unref(&g->obj);
         return rc;
     }
     *out = g;
@@ -451,7 +423,7 @@ int zkr_group_join_async(zkr_group_t *g, const char *id, const void *data,
     }
     if (len)
         memcpy(d, data, len);
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (g->freed || g->closed || zkr__client_closed(g->c)) {
         rc = ZKR_ECLOSED;
     } else if (g->joined) {
@@ -495,13 +467,13 @@ int zkr_group_join(zkr_group_t *g, const char *id, const void *data,
     if (rc == ZKR_OK) {
         rc = zkr__waiter_wait(&w, timeout_ms);
         if (rc == ZKR_ETIMEDOUT) {
-            pthread_mutex_lock(&g->mu);
+            pthread_mutex_lock(&g->obj.mu);
             if (g->join_ctx == &w) {
                 g->join_cb = NULL; /* joining goes on without us */
                 g->join_ctx = NULL;
-                pthread_mutex_unlock(&g->mu);
+                pthread_mutex_unlock(&g->obj.mu);
             } else {
-                pthread_mutex_unlock(&g->mu);
+                pthread_mutex_unlock(&g->obj.mu);
                 rc = zkr__waiter_wait(&w, -1);
             }
         }
@@ -514,9 +486,9 @@ int zkr_group_leave(zkr_group_t *g)
 {
     if (!g)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (!g->joined) {
-        pthread_mutex_unlock(&g->mu);
+        pthread_mutex_unlock(&g->obj.mu);
         return ZKR_ENOTHELD;
     }
     give_up(g, ZKR_ECANCELED);
@@ -578,9 +550,9 @@ int zkr_group_is_member(zkr_group_t *g)
     int v;
     if (!g)
         return 0;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     v = g->state == M_JOINED && !g->suspended;
-    pthread_mutex_unlock(&g->mu);
+    pthread_mutex_unlock(&g->obj.mu);
     return v;
 }
 
@@ -590,10 +562,10 @@ void zkr_group_free(zkr_group_t *g)
         return;
     zkr_client_remove_listener(g->c, on_state, g);
     zkr_config_free(g->cfg);
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     g->freed = 1;
     if (g->joined)
         give_up(g, ZKR_ECANCELED);
     unlock_fire(g);
-    grp_unref(g);
+    zkr__obj_unref(&g->obj);
 }

@@ -161,6 +161,9 @@ typedef struct zkr__obj {
 int zkr__obj_init(zkr__obj_t *o, void (*destroy)(zkr__obj_t *o));
 /* Drop one reference; the caller does not hold o->mu. */
 void zkr__obj_unref(zkr__obj_t *o);
+/* Undo zkr__obj_init of an object that was never handed out (its
+ * creation failed before destroy could run). */
+void zkr__obj_fini(zkr__obj_t *o);
 
 /* What a recipe passes to an async operation or a watch: the object it
  * belongs to (referenced) and the object's attempt and token counters at

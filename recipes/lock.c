@@ -83,8 +83,7 @@ enum lstate {
 };
 
 struct zkr_lock {
-    pthread_mutex_t mu;
-    int refs;
+    zkr__obj_t obj; /* first: mutex and references */
     zkr_client_t *c;
     char *path;
     const zkr__lockspec_t *spec;
@@ -124,19 +123,13 @@ struct zkr_lock {
     int state_status;
 };
 
-/* ---- refcounts ----------------------------------------------------------- */
+/* ---- lifetime ------------------------------------------------------------ */
 
-static void lock_unref(zkr_lock_t *l)
+static void lock_destroy(zkr__obj_t *o)
 {
-    int last;
-    pthread_mutex_lock(&l->mu);
-    last = --l->refs == 0;
-    pthread_mutex_unlock(&l->mu);
-    if (!last)
-        return;
+    zkr_lock_t *l = (zkr_lock_t *)o;
     zkr__dir_unref(l->dir);
     zkr__client_unref(l->c);
-    pthread_mutex_destroy(&l->mu);
     free(l->path);
     free(l->data);
     free(l->node);
@@ -145,7 +138,7 @@ static void lock_unref(zkr_lock_t *l)
 
 /* ---- callbacks out of the mutex ------------------------------------------ */
 
-/* Caller holds l->mu: arrange for the pending acquire to complete. */
+/* Caller holds l->obj.mu: arrange for the pending acquire to complete. */
 static void finish(zkr_lock_t *l, int status)
 {
     if (!l->cb)
@@ -178,7 +171,7 @@ static void unlock_fire(zkr_lock_t *l)
         sstatus = l->state_status;
         l->state_fire = 0;
     }
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&l->obj.mu);
     if (scb)
         scb(l, sstatus, sctx);
     if (cb)
@@ -187,44 +180,14 @@ static void unlock_fire(zkr_lock_t *l)
 
 /* ---- operation contexts -------------------------------------------------- */
 
-typedef struct {
-    zkr_lock_t *l;
-    unsigned attempt;
-    unsigned token;
-    int last;
-    char *name;
-} actx_t;
+/* A context's lock. Its flag: the watched node is the only one blocking
+ * us; its name: a node name or uuid (see each use). */
+#define L(x) ((zkr_lock_t *)(x)->o)
 
-static actx_t *actx_new(zkr_lock_t *l, const char *name)
+/* Caller holds l->obj.mu: a context for the current attempt and token. */
+static zkr__ctx_t *lctx(zkr_lock_t *l, const char *name)
 {
-    actx_t *a = calloc(1, sizeof *a);
-    if (!a)
-        return NULL;
-    if (name && !(a->name = strdup(name))) {
-        free(a);
-        return NULL;
-    }
-    a->l = l;
-    a->attempt = l->attempt;
-    a->token = l->token;
-    l->refs++; /* caller holds l->mu */
-    return a;
-}
-
-static void actx_free(actx_t *a)
-{
-    zkr_lock_t *l = a->l;
-    free(a->name);
-    free(a);
-    lock_unref(l);
-}
-
-/* Drop the actx reference while l->mu is held by the caller. */
-static void actx_free_locked(actx_t *a)
-{
-    a->l->refs--; /* never the last: the caller's own path holds one */
-    free(a->name);
-    free(a);
+    return zkr__ctx_new(&l->obj, l->attempt, l->token, name);
 }
 
 static char *child_path(zkr_lock_t *l, const char *name)
@@ -236,7 +199,7 @@ static char *child_path(zkr_lock_t *l, const char *name)
 
 /* ---- deletes ------------------------------------------------------------- */
 
-/* Caller holds l->mu. */
+/* Caller holds l->obj.mu. */
 static void send_delete(zkr_lock_t *l, const char *name)
 {
     char *p = child_path(l, name);
@@ -252,24 +215,24 @@ static void send_delete(zkr_lock_t *l, const char *name)
  * delete it, so nothing is orphaned. */
 static void orphan_cb(zkr__op_t *op, int rc)
 {
-    actx_t *a = op->ctx;
-    zkr_lock_t *l = a->l;
+    zkr__ctx_t *a = op->ctx;
+    zkr_lock_t *l = L(a);
     if (rc == ZKR_OK && op->strings) {
-        pthread_mutex_lock(&l->mu);
+        pthread_mutex_lock(&l->obj.mu);
         for (int i = 0; i < op->strings->count; i++)
             if (strstr(op->strings->data[i], a->name))
                 send_delete(l, op->strings->data[i]);
-        pthread_mutex_unlock(&l->mu);
+        pthread_mutex_unlock(&l->obj.mu);
     }
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
-/* Caller holds l->mu. */
+/* Caller holds l->obj.mu. */
 static void clean_orphan(zkr_lock_t *l, const char *uuid)
 {
-    actx_t *a = actx_new(l, uuid);
+    zkr__ctx_t *a = lctx(l, uuid);
     if (a && zkr__achildren(l->c, l->path, NULL, NULL, orphan_cb, a) != ZKR_OK)
-        actx_free_locked(a);
+        zkr__ctx_drop(a);
 }
 
 /* ---- listings ------------------------------------------------------------ */
@@ -280,19 +243,20 @@ static void deliver(zkr_lock_t *l, unsigned attempt, const zkr__lnode_t *nodes,
 static void dir_deliver(void *obj, unsigned attempt, const zkr__lnode_t *nodes,
                         int n, int rc)
 {
-    deliver(obj, attempt, nodes, n, rc);
-    lock_unref(obj); /* the reference want_listing took */
+    zkr_lock_t *l = obj;
+    deliver(l, attempt, nodes, n, rc);
+    zkr__obj_unref(&l->obj); /* the reference want_listing took */
 }
 
 /* Ask for a listing taken after now (need 0) or by getChildren number
- * need. Caller holds l->mu. */
+ * need. Caller holds l->obj.mu. */
 static void want_listing(zkr_lock_t *l, unsigned need)
 {
     l->state = ST_LISTING;
     l->token++;
-    l->refs++;
+    l->obj.refs++;
     if (zkr__dir_want(l->dir, l, l->attempt, need) != ZKR_OK)
-        l->refs--; /* the acquire stalls until reconnect or cancel */
+        l->obj.refs--; /* the acquire stalls until reconnect or cancel */
 }
 
 /* ---- the state machine --------------------------------------------------- */
@@ -329,15 +293,15 @@ static void mark_gone(zkr_lock_t *l, const char *name)
 
 static void watch_cb(void *ctx, int type, const char *path)
 {
-    actx_t *a = ctx;
-    zkr_lock_t *l = a->l;
+    zkr__ctx_t *a = ctx;
+    zkr_lock_t *l = L(a);
     (void)path;
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->obj.mu);
     if (a->attempt == l->attempt && a->token == l->token &&
         l->state == ST_WATCHING && type != ZKR__WATCH_CANCELED) {
         if (type == ZOO_DELETED_EVENT) {
             mark_gone(l, a->name);
-            if (a->last)
+            if (a->flag)
                 become_held(l);
             else
                 advance(l);
@@ -346,20 +310,20 @@ static void watch_cb(void *ctx, int type, const char *path)
         }
     }
     unlock_fire(l);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void watch_get_cb(zkr__op_t *op, int rc)
 {
-    actx_t *a = op->ctx;
-    zkr_lock_t *l = a->l;
-    pthread_mutex_lock(&l->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_lock_t *l = L(a);
+    pthread_mutex_lock(&l->obj.mu);
     if (a->attempt == l->attempt && a->token == l->token &&
         l->state == ST_WATCHING) {
         if (rc == ZKR_ENONODE) {
             /* Gone before we looked. */
             mark_gone(l, a->name);
-            if (a->last)
+            if (a->flag)
                 become_held(l);
             else
                 advance(l);
@@ -371,29 +335,29 @@ static void watch_get_cb(zkr__op_t *op, int rc)
          * RECONNECTED. */
     }
     unlock_fire(l);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
-/* Caller holds l->mu: watch the node that blocks us. */
+/* Caller holds l->obj.mu: watch the node that blocks us. */
 static void watch_node(zkr_lock_t *l, const char *name, int last)
 {
     char *p = child_path(l, name);
-    actx_t *a, *wa;
+    zkr__ctx_t *a, *wa;
     l->state = ST_WATCHING;
     l->token++;
-    a = actx_new(l, name);
-    wa = actx_new(l, name); /* the watch gets its own context */
+    a = lctx(l, name);
+    wa = lctx(l, name); /* the watch gets its own context */
     if (a && wa && p) {
-        a->last = wa->last = last;
+        a->flag = wa->flag = last;
         if (zkr__aget(l->c, p, watch_cb, wa, watch_get_cb, a) == ZKR_OK) {
             free(p);
             return;
         }
     }
     if (a)
-        actx_free_locked(a);
+        zkr__ctx_drop(a);
     if (wa)
-        actx_free_locked(wa);
+        zkr__ctx_drop(wa);
     free(p);
     want_listing(l, 0); /* try again with a fresh view */
 }
@@ -415,9 +379,9 @@ static void watch_nearest(zkr_lock_t *l)
 
 static void probe_cb(zkr__op_t *op, int rc)
 {
-    actx_t *a = op->ctx;
-    zkr_lock_t *l = a->l;
-    pthread_mutex_lock(&l->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_lock_t *l = L(a);
+    pthread_mutex_lock(&l->obj.mu);
     if (a->attempt == l->attempt && a->token == l->token &&
         l->state == ST_PROBING) {
         if (rc == ZKR_ENONODE)
@@ -432,10 +396,10 @@ static void probe_cb(zkr__op_t *op, int rc)
         }
     }
     unlock_fire(l);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
-/* Caller holds l->mu. The node we watched is gone but was not the only one
+/* Caller holds l->obj.mu. The node we watched is gone but was not the only one
  * in front of us. Rather than listing a possibly long queue again, check
  * the earlier nodes of the newest listing that are not known to be gone:
  * nothing can have been added in front of us since. */
@@ -456,12 +420,12 @@ static void advance(zkr_lock_t *l)
         l->probe_failed = 0;
         for (int i = 0; i < k; i++) {
             char *p = names[i] ? child_path(l, names[i]) : NULL;
-            actx_t *a = names[i] ? actx_new(l, names[i]) : NULL;
+            zkr__ctx_t *a = names[i] ? lctx(l, names[i]) : NULL;
             if (p && a &&
                 zkr__aexists(l->c, p, NULL, NULL, probe_cb, a) == ZKR_OK)
                 l->probes++;
             else if (a)
-                actx_free_locked(a);
+                zkr__ctx_drop(a);
             if (!p || !a)
                 l->probe_failed = 1;
             free(p);
@@ -477,7 +441,7 @@ static void deliver(zkr_lock_t *l, unsigned attempt, const zkr__lnode_t *nodes,
                     int n, int rc)
 {
     int me = -1, blocker, last = 0;
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->obj.mu);
     if (attempt != l->attempt || l->state != ST_LISTING)
         goto out;
     if (rc != ZKR_OK) {
@@ -541,9 +505,9 @@ static void become_held(zkr_lock_t *l)
 
 static void stat_cb(zkr__op_t *op, int rc)
 {
-    actx_t *a = op->ctx;
-    zkr_lock_t *l = a->l;
-    pthread_mutex_lock(&l->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_lock_t *l = L(a);
+    pthread_mutex_lock(&l->obj.mu);
     if (a->attempt == l->attempt && l->state == ST_RECOVER) {
         if (rc == ZKR_OK && op->stat) {
             l->czxid = op->stat->czxid;
@@ -555,16 +519,16 @@ static void stat_cb(zkr__op_t *op, int rc)
         }
     }
     unlock_fire(l);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
 /* After a lost create reply: our node, if the create was applied, carries
  * our uuid. */
 static void recover_cb(zkr__op_t *op, int rc)
 {
-    actx_t *a = op->ctx;
-    zkr_lock_t *l = a->l;
-    pthread_mutex_lock(&l->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_lock_t *l = L(a);
+    pthread_mutex_lock(&l->obj.mu);
     if (a->attempt == l->attempt && l->state == ST_RECOVER) {
         if (rc == ZKR_OK) {
             const char *found = NULL;
@@ -582,11 +546,11 @@ static void recover_cb(zkr__op_t *op, int rc)
                 fail(l, ZKR_ENOMEM);
             } else {
                 char *p = child_path(l, found);
-                actx_t *s = actx_new(l, NULL);
+                zkr__ctx_t *s = lctx(l, NULL);
                 if (!s || !p ||
                     zkr__aexists(l->c, p, NULL, NULL, stat_cb, s) != ZKR_OK) {
                     if (s)
-                        actx_free_locked(s);
+                        zkr__ctx_drop(s);
                 }
                 free(p);
             }
@@ -596,45 +560,45 @@ static void recover_cb(zkr__op_t *op, int rc)
         /* CONNLOSS: try again on the next RECONNECTED */
     }
     unlock_fire(l);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void recover_sync_cb(zkr__op_t *op, int rc)
 {
-    actx_t *a = op->ctx;
-    zkr_lock_t *l = a->l;
-    pthread_mutex_lock(&l->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_lock_t *l = L(a);
+    pthread_mutex_lock(&l->obj.mu);
     if (a->attempt == l->attempt && l->state == ST_RECOVER) {
-        actx_t *b = actx_new(l, NULL);
+        zkr__ctx_t *b = lctx(l, NULL);
         if (rc == ZKR_OK && b &&
             zkr__achildren(l->c, l->path, NULL, NULL, recover_cb, b) ==
                 ZKR_OK)
             b = NULL;
         if (b)
-            actx_free_locked(b);
+            zkr__ctx_drop(b);
         /* on failure: again on the next RECONNECTED */
     }
     unlock_fire(l);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
-/* Caller holds l->mu. The server we reconnected to may lag behind the one
+/* Caller holds l->obj.mu. The server we reconnected to may lag behind the one
  * that took our create: sync first, then list. (A create still in flight
  * from the old connection is refused by the leader once the session has
  * moved, so after the sync it is either visible or never applied.) */
 static void recover(zkr_lock_t *l)
 {
-    actx_t *a = actx_new(l, NULL);
+    zkr__ctx_t *a = lctx(l, NULL);
     l->state = ST_RECOVER;
     if (a && zkr__async_sync(l->c, l->path, recover_sync_cb, a) != ZKR_OK)
-        actx_free_locked(a);
+        zkr__ctx_drop(a);
 }
 
 static void ensure_cb(void *ctx, int rc)
 {
-    actx_t *a = ctx;
-    zkr_lock_t *l = a->l;
-    pthread_mutex_lock(&l->mu);
+    zkr__ctx_t *a = ctx;
+    zkr_lock_t *l = L(a);
+    pthread_mutex_lock(&l->obj.mu);
     if (a->attempt == l->attempt && l->state == ST_ENSURING) {
         if (rc == ZKR_OK || rc == ZKR_ENODEEXISTS)
             start_attempt(l);
@@ -644,14 +608,14 @@ static void ensure_cb(void *ctx, int rc)
             fail(l, rc);
     }
     unlock_fire(l);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
 static void create_cb(zkr__op_t *op, int rc)
 {
-    actx_t *a = op->ctx;
-    zkr_lock_t *l = a->l;
-    pthread_mutex_lock(&l->mu);
+    zkr__ctx_t *a = op->ctx;
+    zkr_lock_t *l = L(a);
+    pthread_mutex_lock(&l->obj.mu);
     if (a->attempt != l->attempt || l->state != ST_CREATING) {
         /* Nobody wants this node any more. */
         if (rc == ZKR_OK)
@@ -669,12 +633,12 @@ static void create_cb(zkr__op_t *op, int rc)
         l->czxid = op->stat ? op->stat->czxid : 0;
         want_listing(l, l->need_gc);
     } else if (rc == ZKR_ENONODE && l->ensure_tries++ < 5) {
-        actx_t *e = actx_new(l, NULL);
+        zkr__ctx_t *e = lctx(l, NULL);
         l->state = ST_ENSURING;
         if (!e || zkr__aensure_acl(l->c, l->path, ZKR_CONTAINER, l->acl,
                                    ensure_cb, e) != ZKR_OK) {
             if (e)
-                actx_free_locked(e);
+                zkr__ctx_drop(e);
             fail(l, ZKR_ENOMEM);
         }
     } else if (rc == ZKR_ECONNLOSS) {
@@ -686,23 +650,23 @@ static void create_cb(zkr__op_t *op, int rc)
     }
 out:
     unlock_fire(l);
-    actx_free(a);
+    zkr__ctx_done(a);
 }
 
-/* Caller holds l->mu. */
+/* Caller holds l->obj.mu. */
 static void start_attempt(zkr_lock_t *l)
 {
     char *p;
-    actx_t *a;
+    zkr__ctx_t *a;
     int rc;
     l->attempt++;
     l->token++;
     p = zkr__protected_path(l->path, l->spec->marker, l->uuid);
-    a = actx_new(l, l->uuid);
+    a = lctx(l, l->uuid);
     if (!p || !a) {
         free(p);
         if (a)
-            actx_free_locked(a);
+            zkr__ctx_drop(a);
         fail(l, ZKR_ENOMEM);
         return;
     }
@@ -712,7 +676,7 @@ static void start_attempt(zkr_lock_t *l)
                          a, &l->need_gc);
     free(p);
     if (rc != ZKR_OK) {
-        actx_free_locked(a);
+        zkr__ctx_drop(a);
         if (rc == ZKR_ESESSIONEXPIRED)
             l->state = ST_WAIT_SESSION;
         else
@@ -726,7 +690,7 @@ static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 {
     zkr_lock_t *l = ctx;
     (void)c;
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->obj.mu);
     switch (st) {
     case ZKR_STATE_SUSPENDED:
         l->suspended = 1;
@@ -822,8 +786,10 @@ int zkr__lock_new_spec(zkr_client_t *c, const char *path,
     l = calloc(1, sizeof *l);
     if (!l)
         return ZKR_ENOMEM;
-    pthread_mutex_init(&l->mu, NULL);
-    l->refs = 1;
+    if (zkr__obj_init(&l->obj, lock_destroy) != ZKR_OK) {
+        free(l);
+        return ZKR_ENOMEM;
+    }
     l->c = c;
     l->spec = spec;
     l->path = strdup(path);
@@ -845,13 +811,13 @@ int zkr__lock_new_spec(zkr_client_t *c, const char *path,
         zkr__dir_unref(l->dir);
         free(l->path);
         free(l->data);
-        pthread_mutex_destroy(&l->mu);
+        zkr__obj_fini(&l->obj);
         free(l);
         return ZKR_ENOMEM;
     }
     zkr__client_ref(c);
     if ((rc = zkr_client_add_listener(c, on_state, l)) != ZKR_OK) {
-        lock_unref(l);
+        zkr__obj_unref(&l->obj);
         return rc;
     }
     *out = l;
@@ -869,23 +835,23 @@ static int acquire_start(zkr_lock_t *l, zkr_lock_cb cb, void *ctx,
 {
     if (!l || !cb)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->obj.mu);
     if (l->freed || zkr__client_closed(l->c)) {
-        pthread_mutex_unlock(&l->mu);
+        pthread_mutex_unlock(&l->obj.mu);
         return ZKR_ECLOSED;
     }
     if (l->state == ST_HELD) {
         if (!l->reentrant) {
-            pthread_mutex_unlock(&l->mu);
+            pthread_mutex_unlock(&l->obj.mu);
             return ZKR_EBUSY;
         }
         l->holds++;
-        pthread_mutex_unlock(&l->mu);
+        pthread_mutex_unlock(&l->obj.mu);
         cb(l, ZKR_OK, ctx);
         return ZKR_OK;
     }
     if (l->state != ST_IDLE) {
-        pthread_mutex_unlock(&l->mu);
+        pthread_mutex_unlock(&l->obj.mu);
         return ZKR_EBUSY;
     }
     l->cb = cb;
@@ -942,9 +908,9 @@ int zkr_lock_cancel(zkr_lock_t *l)
 {
     if (!l)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->obj.mu);
     if (l->state == ST_IDLE || l->state == ST_HELD) {
-        pthread_mutex_unlock(&l->mu);
+        pthread_mutex_unlock(&l->obj.mu);
         return ZKR_ENOTHELD;
     }
     fail(l, ZKR_ECANCELED);
@@ -956,9 +922,9 @@ int zkr_lock_release(zkr_lock_t *l)
 {
     if (!l)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->obj.mu);
     if (l->state != ST_HELD) {
-        pthread_mutex_unlock(&l->mu);
+        pthread_mutex_unlock(&l->obj.mu);
         return ZKR_ENOTHELD;
     }
     if (--l->holds == 0) {
@@ -970,7 +936,7 @@ int zkr_lock_release(zkr_lock_t *l)
             l->node = NULL;
         }
     }
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&l->obj.mu);
     return ZKR_OK;
 }
 
@@ -979,9 +945,9 @@ int zkr_lock_is_held(zkr_lock_t *l)
     int v;
     if (!l)
         return 0;
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->obj.mu);
     v = l->state == ST_HELD && !l->suspended;
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&l->obj.mu);
     return v;
 }
 
@@ -990,9 +956,9 @@ int64_t zkr_lock_token(zkr_lock_t *l)
     int64_t t;
     if (!l)
         return 0;
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->obj.mu);
     t = l->state == ST_HELD ? l->czxid : 0;
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&l->obj.mu);
     return t;
 }
 
@@ -1001,11 +967,11 @@ int zkr_lock_node(zkr_lock_t *l, char *buf, size_t len)
     int rc = ZKR_ENOTHELD;
     if (!l || !buf)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->obj.mu);
     if (l->node) {
         rc = zkr__copy_out(l->node, buf, len);
     }
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&l->obj.mu);
     return rc;
 }
 
@@ -1014,16 +980,16 @@ void zkr_lock_free(zkr_lock_t *l)
     if (!l)
         return;
     zkr_client_remove_listener(l->c, on_state, l);
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->obj.mu);
     l->freed = 1;
     if (l->state == ST_HELD) {
         l->holds = 1;
-        pthread_mutex_unlock(&l->mu);
+        pthread_mutex_unlock(&l->obj.mu);
         zkr_lock_release(l);
-        pthread_mutex_lock(&l->mu);
+        pthread_mutex_lock(&l->obj.mu);
     } else if (l->state != ST_IDLE) {
         fail(l, ZKR_ECANCELED);
     }
     unlock_fire(l);
-    lock_unref(l);
+    zkr__obj_unref(&l->obj);
 }

@@ -28,8 +28,7 @@ struct idreq {
 };
 
 struct zkr_idgen {
-    pthread_mutex_t mu;
-    int refs;
+    zkr__obj_t obj; /* first: mutex and references */
     zkr_client_t *c;
     char *path;
     const struct ACL_vector *acl; /* of every node we create */
@@ -45,32 +44,24 @@ struct zkr_idgen {
     int freed;
 };
 
-typedef struct {
-    zkr_idgen_t *g;
-    unsigned token;
-} gctx_t;
+/* A context's generator. */
+#define G(x) ((zkr_idgen_t *)(x)->o)
 
-static void g_unref(zkr_idgen_t *g)
+static void g_destroy(zkr__obj_t *o)
 {
-    int last;
-    pthread_mutex_lock(&g->mu);
-    last = --g->refs == 0;
-    pthread_mutex_unlock(&g->mu);
-    if (!last)
-        return;
+    zkr_idgen_t *g = (zkr_idgen_t *)o;
     zkr__client_unref(g->c);
-    pthread_mutex_destroy(&g->mu);
     free(g->path);
     free(g);
 }
 
-/* Caller holds g->mu; returns with it released after the callbacks. */
+/* Caller holds g->obj.mu; returns with it released after the callbacks. */
 static void g_fire(zkr_idgen_t *g)
 {
     struct idreq *done = g->done, *rev = NULL;
     g->done = NULL;
-    g->refs++;
-    pthread_mutex_unlock(&g->mu);
+    g->obj.refs++;
+    pthread_mutex_unlock(&g->obj.mu);
     while (done) { /* built newest first */
         struct idreq *n = done->next;
         done->next = rev;
@@ -83,33 +74,17 @@ static void g_fire(zkr_idgen_t *g)
         free(rev);
         rev = n;
     }
-    g_unref(g);
+    zkr__obj_unref(&g->obj);
 }
 
-static gctx_t *gctx(zkr_idgen_t *g)
+/* Caller holds g->obj.mu: a context for the next step (older replies
+ * become stale). The token moves on only when the context exists. */
+static zkr__ctx_t *gctx(zkr_idgen_t *g)
 {
-    gctx_t *x = malloc(sizeof *x);
-    if (x) {
-        x->g = g;
-        x->token = ++g->token;
-        g->refs++;
-    }
+    zkr__ctx_t *x = zkr__ctx_new(&g->obj, 0, g->token + 1, NULL);
+    if (x)
+        g->token++;
     return x;
-}
-
-static void gctx_drop(gctx_t *x)
-{
-    if (x) {
-        x->g->refs--;
-        free(x);
-    }
-}
-
-static void gctx_done(gctx_t *x)
-{
-    zkr_idgen_t *g = x->g;
-    free(x);
-    g_unref(g);
 }
 
 static void answer(zkr_idgen_t *g, int status, int64_t id)
@@ -124,7 +99,7 @@ static void answer(zkr_idgen_t *g, int status, int64_t id)
     g->done = r;
 }
 
-/* Caller holds g->mu: a lasting failure ends every waiting request. */
+/* Caller holds g->obj.mu: a lasting failure ends every waiting request. */
 static void fail_all(zkr_idgen_t *g, int rc)
 {
     g->busy = 0;
@@ -137,7 +112,7 @@ static void step_meta(zkr_idgen_t *g);
 static void step_buckets(zkr_idgen_t *g);
 static void step_reserve(zkr_idgen_t *g);
 
-/* Caller holds g->mu: serve what the block allows, then ask for more. */
+/* Caller holds g->obj.mu: serve what the block allows, then ask for more. */
 static void kick(zkr_idgen_t *g)
 {
     while (g->head && g->next < g->end)
@@ -154,7 +129,7 @@ static void kick(zkr_idgen_t *g)
         step_reserve(g);
 }
 
-/* Caller holds g->mu: the step could not complete; decide how to go on. */
+/* Caller holds g->obj.mu: the step could not complete; decide how to go on. */
 static void step_failed(zkr_idgen_t *g, int rc)
 {
     g->busy = 0;
@@ -176,24 +151,24 @@ static void step_failed(zkr_idgen_t *g, int rc)
 /* Start an operation for the current step; on failure to send, fail. */
 #define SEND(g, x, call)                                                      \
     do {                                                                      \
-        gctx_t *x = gctx(g);                                                  \
+        zkr__ctx_t *x = gctx(g);                                              \
         int src_ = x ? (call) : ZKR_ENOMEM;                                   \
         if (src_ != ZKR_OK) {                                                 \
-            gctx_drop(x);                                                     \
+            zkr__ctx_drop(x);                                                 \
             step_failed(g, src_);                                             \
         }                                                                     \
     } while (0)
 
-static int stale(gctx_t *x)
+static int stale(const zkr__ctx_t *x)
 {
-    return x->token != x->g->token || !x->g->busy || x->g->freed;
+    return x->token != G(x)->token || !G(x)->busy || G(x)->freed;
 }
 
 static void newbucket_cb(zkr__op_t *op, int rc)
 {
-    gctx_t *x = op->ctx;
-    zkr_idgen_t *g = x->g;
-    pthread_mutex_lock(&g->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_idgen_t *g = G(x);
+    pthread_mutex_lock(&g->obj.mu);
     if (!stale(x)) {
         if (rc == ZKR_OK || rc == ZKR_ENODEEXISTS) {
             g->bucket++;
@@ -203,17 +178,17 @@ static void newbucket_cb(zkr__op_t *op, int rc)
         }
     }
     g_fire(g);
-    gctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void reserve_cb(zkr__op_t *op, int rc)
 {
-    gctx_t *x = op->ctx;
-    zkr_idgen_t *g = x->g;
+    zkr__ctx_t *x = op->ctx;
+    zkr_idgen_t *g = G(x);
     int32_t seq;
     if (rc == ZKR_OK)
         zkr__delete_bg(g->c, op->value); /* it has served its purpose */
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (stale(x))
         goto out;
     if (rc == ZKR_OK && zkr__seq_of(op->value, &seq) == 0) {
@@ -249,10 +224,10 @@ static void reserve_cb(zkr__op_t *op, int rc)
     }
 out:
     g_fire(g);
-    gctx_done(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds g->mu. */
+/* Caller holds g->obj.mu. */
 static void step_reserve(zkr_idgen_t *g)
 {
     char name[40], *p = NULL;
@@ -276,9 +251,9 @@ static void step_reserve(zkr_idgen_t *g)
 
 static void buckets_cb(zkr__op_t *op, int rc)
 {
-    gctx_t *x = op->ctx;
-    zkr_idgen_t *g = x->g;
-    pthread_mutex_lock(&g->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_idgen_t *g = G(x);
+    pthread_mutex_lock(&g->obj.mu);
     if (stale(x))
         goto out;
     if (rc == ZKR_OK) {
@@ -319,10 +294,10 @@ static void buckets_cb(zkr__op_t *op, int rc)
     }
 out:
     g_fire(g);
-    gctx_done(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds g->mu. */
+/* Caller holds g->obj.mu. */
 static void step_buckets(zkr_idgen_t *g)
 {
     SEND(g, x, zkr__achildren(g->c, g->path, NULL, NULL, buckets_cb, x));
@@ -351,9 +326,9 @@ static void meta_write_cb(zkr__op_t *op, int rc);
 
 static void meta_ensure_cb(void *ctx, int rc)
 {
-    gctx_t *x = ctx;
-    zkr_idgen_t *g = x->g;
-    pthread_mutex_lock(&g->mu);
+    zkr__ctx_t *x = ctx;
+    zkr_idgen_t *g = G(x);
+    pthread_mutex_lock(&g->obj.mu);
     if (!stale(x)) {
         if (rc == ZKR_OK)
             step_meta(g);
@@ -361,16 +336,16 @@ static void meta_ensure_cb(void *ctx, int rc)
             step_failed(g, rc);
     }
     g_fire(g);
-    gctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void meta_cb(zkr__op_t *op, int rc)
 {
-    gctx_t *x = op->ctx;
-    zkr_idgen_t *g = x->g;
+    zkr__ctx_t *x = op->ctx;
+    zkr_idgen_t *g = G(x);
     char meta[64];
     int mlen = snprintf(meta, sizeof meta, META_PREFIX "%d", g->want_batch);
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (stale(x))
         goto out;
     if (rc == ZKR_OK) {
@@ -394,14 +369,14 @@ static void meta_cb(zkr__op_t *op, int rc)
     }
 out:
     g_fire(g);
-    gctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void meta_write_cb(zkr__op_t *op, int rc)
 {
-    gctx_t *x = op->ctx;
-    zkr_idgen_t *g = x->g;
-    pthread_mutex_lock(&g->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_idgen_t *g = G(x);
+    pthread_mutex_lock(&g->obj.mu);
     if (stale(x))
         goto out;
     if (rc == ZKR_OK) {
@@ -423,10 +398,10 @@ static void meta_write_cb(zkr__op_t *op, int rc)
     }
 out:
     g_fire(g);
-    gctx_done(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds g->mu. */
+/* Caller holds g->obj.mu. */
 static void step_meta(zkr_idgen_t *g)
 {
     SEND(g, x, zkr__aget(g->c, g->path, NULL, NULL, meta_cb, x));
@@ -436,7 +411,7 @@ static void g_on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 {
     zkr_idgen_t *g = ctx;
     (void)c;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (st == ZKR_STATE_CONNECTED || st == ZKR_STATE_RECONNECTED) {
         if (g->waiting) {
             g->waiting = 0;
@@ -485,15 +460,18 @@ int zkr_idgen_new(zkr_client_t *c, const char *path,
         free(g);
         return ZKR_ENOMEM;
     }
-    pthread_mutex_init(&g->mu, NULL);
-    g->refs = 1;
+    if (zkr__obj_init(&g->obj, g_destroy) != ZKR_OK) {
+        free(g->path);
+        free(g);
+        return ZKR_ENOMEM;
+    }
     g->c = c;
     zkr__client_ref(c);
     g->want_batch = opts->batch;
     g->acl = acl;
     g->bucket = -1;
     if ((rc = zkr_client_add_listener(c, g_on_state, g)) != ZKR_OK) {
-        g_unref(g);
+        zkr__obj_unref(&g->obj);
         return rc;
     }
     *out = g;
@@ -510,9 +488,9 @@ int zkr_idgen_next_async(zkr_idgen_t *g, zkr_idgen_cb cb, void *ctx)
         return ZKR_ENOMEM;
     r->cb = cb;
     r->ctx = ctx;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     if (g->freed || zkr__client_closed(g->c)) {
-        pthread_mutex_unlock(&g->mu);
+        pthread_mutex_unlock(&g->obj.mu);
         free(r);
         return ZKR_ECLOSED;
     }
@@ -559,7 +537,7 @@ int zkr_idgen_next(zkr_idgen_t *g, int timeout_ms, int64_t *id)
     if (rc == ZKR_ETIMEDOUT) {
         struct idreq **pp;
         int found = 0;
-        pthread_mutex_lock(&g->mu);
+        pthread_mutex_lock(&g->obj.mu);
         for (pp = &g->head; *pp; pp = &(*pp)->next)
             if ((*pp)->ctx == b) {
                 struct idreq *r = *pp;
@@ -573,7 +551,7 @@ int zkr_idgen_next(zkr_idgen_t *g, int timeout_ms, int64_t *id)
                 found = 1;
                 break;
             }
-        pthread_mutex_unlock(&g->mu);
+        pthread_mutex_unlock(&g->obj.mu);
         if (!found) /* answered meanwhile: keep that answer */
             rc = zkr__waiter_wait(&b->w, -1);
     }
@@ -589,9 +567,9 @@ int zkr_idgen_batch(zkr_idgen_t *g)
     int b;
     if (!g)
         return 0;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     b = g->batch ? g->batch : g->want_batch;
-    pthread_mutex_unlock(&g->mu);
+    pthread_mutex_unlock(&g->obj.mu);
     return b;
 }
 
@@ -600,9 +578,9 @@ unsigned zkr_idgen_reservations(zkr_idgen_t *g)
     unsigned n;
     if (!g)
         return 0;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     n = g->reservations;
-    pthread_mutex_unlock(&g->mu);
+    pthread_mutex_unlock(&g->obj.mu);
     return n;
 }
 
@@ -611,11 +589,11 @@ void zkr_idgen_free(zkr_idgen_t *g)
     if (!g)
         return;
     zkr_client_remove_listener(g->c, g_on_state, g);
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->obj.mu);
     g->freed = 1;
     fail_all(g, ZKR_ECANCELED);
     g_fire(g);
-    g_unref(g);
+    zkr__obj_unref(&g->obj);
 }
 
 /* ======================================================================= */
@@ -731,8 +709,7 @@ int zkr_naming_unbind(zkr_client_t *c, const char *name)
 /* ---- watching a name ----------------------------------------------------- */
 
 struct zkr_naming_watch {
-    pthread_mutex_t mu;
-    int refs;
+    zkr__obj_t obj; /* first: mutex and references */
     zkr_client_t *c;
     char *path;
     zkr_naming_cb cb;
@@ -752,22 +729,14 @@ struct nev {
     char value[];
 };
 
-typedef struct {
-    zkr_naming_watch_t *w;
-    unsigned token;
-} wctx_t;
+/* A context's watch. */
+#define W(x) ((zkr_naming_watch_t *)(x)->o)
 
-static void w_unref(zkr_naming_watch_t *w)
+static void w_destroy(zkr__obj_t *o)
 {
-    int last;
-    pthread_mutex_lock(&w->mu);
-    last = --w->refs == 0;
-    pthread_mutex_unlock(&w->mu);
-    if (!last)
-        return;
+    zkr_naming_watch_t *w = (zkr_naming_watch_t *)o;
     zkr__client_unref(w->c);
     pthread_cond_destroy(&w->q.idle);
-    pthread_mutex_destroy(&w->mu);
     free(w->path);
     free(w);
 }
@@ -780,14 +749,15 @@ static void w_invoke(void *obj, const struct ev *e)
                            e->ctx);
 }
 
+/* Caller holds w->obj.mu; returns with it released. */
 static void w_fire(zkr_naming_watch_t *w)
 {
-    w->refs++;
-    evq_deliver(&w->q, &w->mu, w, &w->freed, w_invoke);
-    w_unref(w);
+    w->obj.refs++;
+    evq_deliver(&w->q, &w->obj.mu, w, &w->freed, w_invoke);
+    zkr__obj_unref(&w->obj);
 }
 
-/* Caller holds w->mu. */
+/* Caller holds w->obj.mu. */
 static void w_report(zkr_naming_watch_t *w, int status, const char *value,
                      size_t len)
 {
@@ -804,44 +774,24 @@ static void w_report(zkr_naming_watch_t *w, int status, const char *value,
     evq_push(&w->q, &n->base);
 }
 
-static wctx_t *wctx(zkr_naming_watch_t *w, unsigned token)
+/* Caller holds w->obj.mu. */
+static zkr__ctx_t *wctx(zkr_naming_watch_t *w, unsigned token)
 {
-    wctx_t *x = malloc(sizeof *x);
-    if (x) {
-        x->w = w;
-        x->token = token;
-        w->refs++;
-    }
-    return x;
-}
-
-static void wctx_drop(wctx_t *x)
-{
-    if (x) {
-        x->w->refs--;
-        free(x);
-    }
-}
-
-static void wctx_done(wctx_t *x)
-{
-    zkr_naming_watch_t *w = x->w;
-    free(x);
-    w_unref(w);
+    return zkr__ctx_new(&w->obj, 0, token, NULL);
 }
 
 static void w_read(zkr_naming_watch_t *w);
 
 static void name_watch_cb(void *ctx, int type, const char *path)
 {
-    wctx_t *x = ctx;
-    zkr_naming_watch_t *w = x->w;
+    zkr__ctx_t *x = ctx;
+    zkr_naming_watch_t *w = W(x);
     (void)path;
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->obj.mu);
     if (x->token == w->wtoken && type != ZKR__WATCH_CANCELED && !w->freed)
         w_read(w);
     w_fire(w);
-    wctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void w_failed(zkr_naming_watch_t *w, int rc)
@@ -855,9 +805,9 @@ static void w_failed(zkr_naming_watch_t *w, int rc)
 
 static void name_exists_cb(zkr__op_t *op, int rc)
 {
-    wctx_t *x = op->ctx;
-    zkr_naming_watch_t *w = x->w;
-    pthread_mutex_lock(&w->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_naming_watch_t *w = W(x);
+    pthread_mutex_lock(&w->obj.mu);
     if (x->token == w->wtoken && !w->freed) {
         if (rc == ZKR_ENONODE) {
             if (w->bound != 0) {
@@ -871,14 +821,14 @@ static void name_exists_cb(zkr__op_t *op, int rc)
         }
     }
     w_fire(w);
-    wctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void name_get_cb(zkr__op_t *op, int rc)
 {
-    wctx_t *x = op->ctx;
-    zkr_naming_watch_t *w = x->w;
-    pthread_mutex_lock(&w->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_naming_watch_t *w = W(x);
+    pthread_mutex_lock(&w->obj.mu);
     if (x->token != w->wtoken || w->freed)
         goto out;
     if (rc == ZKR_OK) {
@@ -889,13 +839,13 @@ static void name_get_cb(zkr__op_t *op, int rc)
         }
     } else if (rc == ZKR_ENONODE) {
         /* no data watch on a missing node: watch for its creation */
-        wctx_t *e = wctx(w, ++w->wtoken), *k = wctx(w, w->wtoken);
+        zkr__ctx_t *e = wctx(w, ++w->wtoken), *k = wctx(w, w->wtoken);
         int erc = e && k ? zkr__aexists(w->c, w->path, name_watch_cb, e,
                                         name_exists_cb, k)
                          : ZKR_ENOMEM;
         if (erc != ZKR_OK) {
-            wctx_drop(e);
-            wctx_drop(k);
+            zkr__ctx_drop(e);
+            zkr__ctx_drop(k);
             w_failed(w, erc);
         }
     } else {
@@ -903,21 +853,21 @@ static void name_get_cb(zkr__op_t *op, int rc)
     }
 out:
     w_fire(w);
-    wctx_done(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds w->mu: read the value with a watch; the newest read's
+/* Caller holds w->obj.mu: read the value with a watch; the newest read's
  * token is the only one acted on. */
 static void w_read(zkr_naming_watch_t *w)
 {
-    wctx_t *x = wctx(w, ++w->wtoken), *y = wctx(w, w->wtoken);
+    zkr__ctx_t *x = wctx(w, ++w->wtoken), *y = wctx(w, w->wtoken);
     int rc = x && y ? zkr__aget(w->c, w->path, name_watch_cb, y, name_get_cb,
                                 x)
                     : ZKR_ENOMEM;
     w->need_read = 0;
     if (rc != ZKR_OK) {
-        wctx_drop(x);
-        wctx_drop(y);
+        zkr__ctx_drop(x);
+        zkr__ctx_drop(y);
         w_failed(w, rc == ZKR_ESESSIONEXPIRED ? ZKR_ECONNLOSS : rc);
     }
 }
@@ -926,7 +876,7 @@ static void w_on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 {
     zkr_naming_watch_t *w = ctx;
     (void)c;
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->obj.mu);
     if (!w->freed && (st == ZKR_STATE_CONNECTED ||
                       (st == ZKR_STATE_RECONNECTED && w->need_read)))
         w_read(w); /* a new session has no watches of ours */
@@ -952,19 +902,22 @@ int zkr_naming_watch_new(zkr_client_t *c, const char *name, zkr_naming_cb cb,
         free(w);
         return ZKR_ENOMEM;
     }
-    pthread_mutex_init(&w->mu, NULL);
+    if (zkr__obj_init(&w->obj, w_destroy) != ZKR_OK) {
+        free(w->path);
+        free(w);
+        return ZKR_ENOMEM;
+    }
     pthread_cond_init(&w->q.idle, NULL);
-    w->refs = 1;
     w->c = c;
     zkr__client_ref(c);
     w->cb = cb;
     w->ctx = ctx;
     w->bound = -1;
     if ((rc = zkr_client_add_listener(c, w_on_state, w)) != ZKR_OK) {
-        w_unref(w);
+        zkr__obj_unref(&w->obj);
         return rc;
     }
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->obj.mu);
     w_read(w);
     *out = w;
     w_fire(w);
@@ -976,10 +929,10 @@ void zkr_naming_watch_free(zkr_naming_watch_t *w)
     if (!w)
         return;
     zkr_client_remove_listener(w->c, w_on_state, w);
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->obj.mu);
     w->freed = 1;
     w->wtoken++;
-    evq_wait_idle(&w->q, &w->mu);
+    evq_wait_idle(&w->q, &w->obj.mu);
     w_fire(w);
-    w_unref(w);
+    zkr__obj_unref(&w->obj);
 }

@@ -26,6 +26,11 @@ void zkr__obj_unref(zkr__obj_t *o)
     o->destroy(o);
 }
 
+void zkr__obj_fini(zkr__obj_t *o)
+{
+    pthread_mutex_destroy(&o->mu);
+}
+
 zkr__ctx_t *zkr__ctx_new(zkr__obj_t *o, unsigned attempt, unsigned token,
                          const char *name)
 {

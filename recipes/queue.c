@@ -46,14 +46,10 @@ static void items_free(qitem_t *it)
     }
 }
 
-void zkr__q_unref(zkr_queue_t *q)
+/* The last reference is gone (the mutex is destroyed already). */
+static void q_destroy(zkr__obj_t *o)
 {
-    int last;
-    pthread_mutex_lock(&q->mu);
-    last = --q->refs == 0;
-    pthread_mutex_unlock(&q->mu);
-    if (!last)
-        return;
+    zkr_queue_t *q = (zkr_queue_t *)o;
     zkr__q_ents_free(q);
     free(q->cname);
     free(q->cpath);
@@ -71,13 +67,12 @@ void zkr__q_unref(zkr_queue_t *q)
     free(q->ensuring);
     free(q->path);
     free(q->leases);
-    pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->cv);
     zkr__client_unref(q->c);
     free(q);
 }
 
-/* Caller holds q->mu. */
+/* Caller holds q->obj.mu. */
 qctx_t *zkr__q_ctx_new(zkr_queue_t *q)
 {
     qctx_t *x = calloc(1, sizeof *x);
@@ -85,7 +80,7 @@ qctx_t *zkr__q_ctx_new(zkr_queue_t *q)
         return NULL;
     x->q = q;
     x->epoch = q->epoch;
-    q->refs++;
+    q->obj.refs++;
     return x;
 }
 
@@ -102,25 +97,25 @@ static void ctx_release(qctx_t *x)
     for (int i = 0; i < x->nits; i++)
         zkr__q_item_free(x->its[i]);
     free(x->its);
-    zkr__q_qlist_unref(x->lst); /* under q->mu or by the last user */
+    zkr__q_qlist_unref(x->lst); /* under q->obj.mu or by the last user */
     free(x);
 }
 
 void zkr__q_ctx_free(qctx_t *x)
 {
     zkr_queue_t *q = x->q;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     zkr__q_qlist_unref(x->lst);
     x->lst = NULL;
-    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_unlock(&q->obj.mu);
     ctx_release(x);
-    zkr__q_unref(q);
+    zkr__obj_unref(&q->obj);
 }
 
-/* Caller holds q->mu; never the last reference. */
+/* Caller holds q->obj.mu; never the last reference. */
 void zkr__q_ctx_free_locked(qctx_t *x)
 {
-    x->q->refs--;
+    x->q->obj.refs--;
     ctx_release(x);
 }
 
@@ -132,7 +127,7 @@ void zkr__q_fire(zkr_queue_t *q, qreq_t *r, int status, qitem_t *it)
     r->item = it;
     r->next = NULL;
     if (it && it->kind == QK_LEASE)
-        q->refs++; /* the lease's */
+        q->obj.refs++; /* the lease's */
     if (q->fires_tail)
         q->fires_tail->next = r;
     else
@@ -140,7 +135,7 @@ void zkr__q_fire(zkr_queue_t *q, qreq_t *r, int status, qitem_t *it)
     q->fires_tail = r;
 }
 
-/* Caller holds q->mu: take r off the pending list. */
+/* Caller holds q->obj.mu: take r off the pending list. */
 void zkr__q_unlink_req(zkr_queue_t *q, qreq_t *r)
 {
     for (qreq_t **pp = &q->reqs; *pp; pp = &(*pp)->next)
@@ -163,7 +158,7 @@ void zkr__q_fail_reqs(zkr_queue_t *q, int kind, int status)
     }
 }
 
-/* Release q->mu, then run completed takes and put back orphaned items. */
+/* Release q->obj.mu, then run completed takes and put back orphaned items. */
 void zkr__q_unlock_fire(zkr_queue_t *q)
 {
     qreq_t *r = q->fires;
@@ -172,10 +167,10 @@ void zkr__q_unlock_fire(zkr_queue_t *q)
     q->fires = q->fires_tail = NULL;
     q->orphans = NULL;
     if (hold)
-        q->refs++;
+        q->obj.refs++;
     if (q->freed)
         pthread_cond_broadcast(&q->cv);
-    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_unlock(&q->obj.mu);
     while (r) {
         qreq_t *next = r->next;
         qitem_t *it = r->item;
@@ -203,10 +198,10 @@ void zkr__q_unlock_fire(zkr_queue_t *q)
         orphans = next;
     }
     if (hold)
-        zkr__q_unref(q);
+        zkr__obj_unref(&q->obj);
 }
 
-/* Caller holds q->mu: an item claimed for nobody (the handle is freed). */
+/* Caller holds q->obj.mu: an item claimed for nobody (the handle is freed). */
 static void orphan(zkr_queue_t *q, qitem_t *it)
 {
     if (it->kind == QK_LEASE) {
@@ -239,7 +234,7 @@ void zkr__q_ready_push(zkr_queue_t *q, qitem_t *it)
     q->nready[it->kind]++;
 }
 
-/* Caller holds q->mu: hand ready items to pending takes, oldest first. */
+/* Caller holds q->obj.mu: hand ready items to pending takes, oldest first. */
 void zkr__q_deliver(zkr_queue_t *q)
 {
     qreq_t *r = q->reqs, *next;
@@ -290,7 +285,7 @@ static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 {
     zkr_queue_t *q = ctx;
     (void)c;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     switch (st) {
     case ZKR_STATE_LOST: {
         /* leases went with the session */
@@ -369,9 +364,11 @@ int zkr_queue_new(zkr_client_t *c, const char *path,
     q = calloc(1, sizeof *q);
     if (!q)
         return ZKR_ENOMEM;
-    pthread_mutex_init(&q->mu, NULL);
+    if (zkr__obj_init(&q->obj, q_destroy) != ZKR_OK) {
+        free(q);
+        return ZKR_ENOMEM;
+    }
     zkr__cond_init(&q->cv);
-    q->refs = 1;
     q->c = c;
     q->acl = acl;
     q->nshards_put = opts->shards;
@@ -407,7 +404,7 @@ int zkr_queue_new(zkr_client_t *c, const char *path,
             free(q->shards);
             q->shards = NULL;
         }
-        zkr__q_unref(q);
+        zkr__obj_unref(&q->obj);
         return rc;
     }
     *out = q;
@@ -419,14 +416,14 @@ static int take_start(zkr_queue_t *q, int kind, int poll,
                       void *ctx, unsigned *id)
 {
     qreq_t *r, **pp;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     if (q->freed || q->closed || zkr__client_closed(q->c)) {
-        pthread_mutex_unlock(&q->mu);
+        pthread_mutex_unlock(&q->obj.mu);
         return ZKR_ECLOSED;
     }
     r = calloc(1, sizeof *r);
     if (!r) {
-        pthread_mutex_unlock(&q->mu);
+        pthread_mutex_unlock(&q->obj.mu);
         return ZKR_ENOMEM;
     }
     r->id = ++q->next_req;
@@ -470,7 +467,7 @@ int zkr_queue_take_lease_async(zkr_queue_t *q, zkr_queue_lease_cb cb,
 static int cancel_id(zkr_queue_t *q, unsigned id)
 {
     int found = 0;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     for (qreq_t *r = q->reqs, *next; r; r = next) {
         next = r->next;
         if (id == 0 || r->id == id) {
@@ -592,7 +589,7 @@ void zkr_queue_free(zkr_queue_t *q)
     if (!q)
         return;
     zkr_client_remove_listener(q->c, on_state, q);
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     q->freed = 1;
     zkr__q_fail_reqs(q, -1, ZKR_ECANCELED);
     while (q->ready) {
@@ -618,7 +615,7 @@ void zkr_queue_free(zkr_queue_t *q)
     if (!zkr__in_callback()) {
         int t = zkr_client_session_timeout(q->c);
         int64_t end = zkr__now_ms() + 2 * (t > 0 ? t : 10000);
-        pthread_mutex_lock(&q->mu);
+        pthread_mutex_lock(&q->obj.mu);
         for (;;) {
             struct timespec ts;
             int64_t left = end - zkr__now_ms();
@@ -634,7 +631,7 @@ void zkr_queue_free(zkr_queue_t *q)
                 left <= 0)
                 break;
             zkr__deadline(left < 100 ? (int)left : 100, &ts);
-            zkr__cond_wait(&q->cv, &q->mu, 1, &ts);
+            zkr__cond_wait(&q->cv, &q->obj.mu, 1, &ts);
         }
         for (qitem_t *it = q->doubt; it; it = it->next)
             if (it->kind == QK_PLAIN)
@@ -643,20 +640,20 @@ void zkr_queue_free(zkr_queue_t *q)
                          "could be checked; the item may be lost",
                          q->path, it->name);
         zkr__q_unlock_fire(q); /* put back what the last claims brought */
-        pthread_mutex_lock(&q->mu);
+        pthread_mutex_lock(&q->obj.mu);
         while ((q->bg > 0 || q->marks) && zkr__now_ms() < end) {
             struct timespec ts;
             if (q->marks)
                 zkr__q_send_marks(q);
             zkr__deadline(100, &ts);
-            zkr__cond_wait(&q->cv, &q->mu, 1, &ts);
+            zkr__cond_wait(&q->cv, &q->obj.mu, 1, &ts);
         }
         for (qmark_t *k = q->marks; k; k = k->next)
             zkr__log(q->c, ZKR_LOG_WARN,
                      "zkr: queue %s: claim marker %s not deleted before "
                      "free (it is removed as an orphan later)",
                      q->path, k->path);
-        pthread_mutex_unlock(&q->mu);
+        pthread_mutex_unlock(&q->obj.mu);
     }
-    zkr__q_unref(q);
+    zkr__obj_unref(&q->obj);
 }

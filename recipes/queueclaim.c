@@ -19,7 +19,7 @@ static void read_cb(zkr__op_t *op, int rc)
 {
     qctx_t *x = op->ctx;
     zkr_queue_t *q = x->q;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     q->reading--;
     if (x->epoch == q->cgen && x->idx < q->nents &&
         q->ents[x->idx].st == E_READING) {
@@ -115,7 +115,7 @@ static void lease_dir_cb(void *ctx, int rc)
 {
     qctx_t *x = ctx;
     zkr_queue_t *q = x->q;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     q->leases_ensuring = 0;
     if (rc != ZKR_OK && !zkr__q_gone_code(rc)) {
         /* no claim of either kind can work (ENOAUTH, ...): the waiting
@@ -134,7 +134,7 @@ static void lease_dir_cb(void *ctx, int rc)
     zkr__q_ctx_free(x);
 }
 
-/* Caller holds q->mu: create <path>/leases, then send the claims again. */
+/* Caller holds q->obj.mu: create <path>/leases, then send the claims again. */
 static void ensure_leases(zkr_queue_t *q)
 {
     qctx_t *e;
@@ -193,7 +193,7 @@ static void marks_drop(qmark_t *list)
     }
 }
 
-/* Caller holds q->mu: detach up to max markers waiting in q->marks to go
+/* Caller holds q->obj.mu: detach up to max markers waiting in q->marks to go
  * in one multi (a marker flagged single goes alone, and never with a
  * claim); returns how many. */
 static int marks_take(zkr_queue_t *q, int max, qmark_t **out)
@@ -215,7 +215,7 @@ static int marks_take(zkr_queue_t *q, int max, qmark_t **out)
     return n;
 }
 
-/* Caller holds q->mu: put list (n markers) back in front of q->marks. */
+/* Caller holds q->obj.mu: put list (n markers) back in front of q->marks. */
 static void marks_unshift(zkr_queue_t *q, qmark_t *list)
 {
     qmark_t *last = list;
@@ -234,7 +234,7 @@ static void marks_cb(zkr__op_t *op, int rc)
     qmarks_t *m = op->ctx;
     zkr_queue_t *q = m->q;
     qmark_t *k, *next, *again = NULL, **tail = &again;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     q->bg--;
     for (k = m->list; k; k = next) {
         next = k->next;
@@ -257,9 +257,9 @@ static void marks_cb(zkr__op_t *op, int rc)
     if (!q->freed)
         zkr__q_send_marks(q); /* when connected; else once reconnected */
     pthread_cond_broadcast(&q->cv);
-    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_unlock(&q->obj.mu);
     free(m);
-    zkr__q_unref(q);
+    zkr__obj_unref(&q->obj);
 }
 
 void zkr__q_send_marks(zkr_queue_t *q)
@@ -288,12 +288,12 @@ void zkr__q_send_marks(zkr_queue_t *q)
             free(m);
             return;
         }
-        q->refs++;
+        q->obj.refs++;
         q->bg++;
     }
 }
 
-/* Caller holds q->mu: plain claims its[0..n-1] are ours: delete their
+/* Caller holds q->obj.mu: plain claims its[0..n-1] are ours: delete their
  * markers. The items' lease paths move over. The deletes go with the next
  * claim, or alone if pump sends none (callers pump afterwards). */
 static void drop_markers(zkr_queue_t *q, qitem_t *const *its, int n)
@@ -323,7 +323,7 @@ static void claim_cb(zkr__op_t *op, int rc)
     zkr_queue_t *q = x->q;
     int n, kind, per, nm, fail_at = -1, fail_op = 0, fail_rc = rc;
     qmark_t *marks;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     n = x->nits;
     kind = x->its[0]->kind;
     per = 2;
@@ -432,7 +432,7 @@ static void claim_cb(zkr__op_t *op, int rc)
     zkr__q_ctx_free(x);
 }
 
-/* Caller holds q->mu. On success the claim owns its[0..n-1] (and the
+/* Caller holds q->obj.mu. On success the claim owns its[0..n-1] (and the
  * array); the caller counts them in q->claiming. */
 static int send_claims(zkr_queue_t *q, qitem_t **its, int n)
 {
@@ -440,7 +440,7 @@ static int send_claims(zkr_queue_t *q, qitem_t **its, int n)
     int rc, kind = its[0]->kind;
     if (!x)
         return ZKR_ENOMEM;
-    /* set before the op starts; claim_cb reads them under q->mu */
+    /* set before the op starts; claim_cb reads them under q->obj.mu */
     x->its = its;
     x->nits = n;
     x->tok = q->jumps;
@@ -479,7 +479,7 @@ static int send_claims(zkr_queue_t *q, qitem_t **its, int n)
     return ZKR_OK;
 }
 
-/* Caller holds q->mu: an item for cache entry e (its data move over). */
+/* Caller holds q->obj.mu: an item for cache entry e (its data move over). */
 static qitem_t *make_item(zkr_queue_t *q, qent_t *e, int kind)
 {
     const char *sn = q->cname, *sp = q->cpath;
@@ -514,7 +514,7 @@ static qitem_t *make_item(zkr_queue_t *q, qent_t *e, int kind)
     return it;
 }
 
-/* Caller holds q->mu: send again what failed batches left undecided. */
+/* Caller holds q->obj.mu: send again what failed batches left undecided. */
 static void send_reclaims(zkr_queue_t *q)
 {
     while (q->reclaim) {
@@ -542,7 +542,7 @@ static void send_reclaims(zkr_queue_t *q)
 
 static int live(int st) { return st == E_NEW || st == E_READING || st == E_READ; }
 
-/* Caller holds q->mu: claim up to max consecutive entries from the
+/* Caller holds q->obj.mu: claim up to max consecutive entries from the
  * cursor; returns how many were sent. */
 static int claim_from_cache(zkr_queue_t *q, int kind, int max)
 {
@@ -607,7 +607,7 @@ static void doubt_cb(zkr__op_t *op, int rc)
     qctx_t *x = op->ctx;
     zkr_queue_t *q = x->q;
     qitem_t *it, **pp;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     it = x->it;
     x->it = NULL; /* it belongs to the doubt list */
     it->checking = 0;
@@ -649,7 +649,7 @@ static void sync_cb(zkr__op_t *op, int rc)
     (void)rc; /* only orders the checks after it */
 }
 
-/* Caller holds q->mu. */
+/* Caller holds q->obj.mu. */
 void zkr__q_resolve(zkr_queue_t *q)
 {
     int synced = 0;
@@ -715,17 +715,17 @@ static void sweep_get_cb(zkr__op_t *op, int rc)
     zkr_queue_t *q = x->q;
     const struct Stat *st = op->stat;
     size_t pl = strlen(MARK_PREFIX);
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     if (rc == ZKR_OK && st && st->ephemeralOwner == 0 && op->value &&
         (size_t)op->value_len > pl && memcmp(op->value, MARK_PREFIX, pl) == 0 &&
         !((size_t)op->value_len == q->token_len &&
           memcmp(op->value, q->token, q->token_len) == 0) &&
         st->ctime + q->orphan_ms < wall_ms() &&
         zkr__adelete(q->c, x->name, st->version, sweep_del_cb, x) == ZKR_OK) {
-        pthread_mutex_unlock(&q->mu);
+        pthread_mutex_unlock(&q->obj.mu);
         return; /* x goes with the delete */
     }
-    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_unlock(&q->obj.mu);
     zkr__q_ctx_free(x);
 }
 
@@ -735,7 +735,7 @@ static void sweep_list_cb(zkr__op_t *op, int rc)
     zkr_queue_t *q = x->q;
     size_t sl = strlen(x->name);
     int sent = 0;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     q->sweeping = 0;
     for (int i = 0; rc == ZKR_OK && op->strings && !q->freed &&
                     i < op->strings->count && sent < SWEEP_MAX;
@@ -760,7 +760,7 @@ static void sweep_list_cb(zkr__op_t *op, int rc)
         }
         sent++;
     }
-    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_unlock(&q->obj.mu);
     zkr__q_ctx_free(x);
 }
 
@@ -797,7 +797,7 @@ static int pick_kind(zkr_queue_t *q, const int d[2])
     return d[q->last_kind] > 0 ? q->last_kind : !q->last_kind;
 }
 
-/* Caller holds q->mu: advance as far as possible. */
+/* Caller holds q->obj.mu: advance as far as possible. */
 void zkr__q_pump(zkr_queue_t *q)
 {
     int d[2], want, have = 0, any = 0;

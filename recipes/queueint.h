@@ -92,9 +92,8 @@ typedef struct qput {
 } qput_t;
 
 struct zkr_queue {
-    pthread_mutex_t mu;
+    zkr__obj_t obj;    /* first: mutex and references */
     pthread_cond_t cv; /* free waits on it for claims and put-backs */
-    int refs;
     zkr_client_t *c;
     char *path;
     char *leases;
@@ -188,10 +187,9 @@ typedef struct {
 } qctx_t;
 
 /* ---- queue.c ---- */
-void zkr__q_unref(zkr_queue_t *q);
 void zkr__q_item_free(qitem_t *it);
 unsigned zkr__q_rand(void);
-/* Callers of the following hold q->mu. */
+/* Callers of the following hold q->obj.mu. */
 qctx_t *zkr__q_ctx_new(zkr_queue_t *q);
 void zkr__q_ctx_free_locked(qctx_t *x); /* never the last reference */
 void zkr__q_fire(zkr_queue_t *q, qreq_t *r, int status, qitem_t *it);
@@ -203,12 +201,12 @@ int zkr__q_connected(zkr_queue_t *q);
 void zkr__q_demand(zkr_queue_t *q, int d[2]);
 /* Connection trouble: the outcome is unknown, try again once connected. */
 int zkr__q_gone_code(int rc);
-/* Release q->mu, run completed takes, put back orphans. */
+/* Release q->obj.mu, run completed takes, put back orphans. */
 void zkr__q_unlock_fire(zkr_queue_t *q);
-/* Without q->mu: release the context and its reference. */
+/* Without q->obj.mu: release the context and its reference. */
 void zkr__q_ctx_free(qctx_t *x);
 
-/* ---- queuelist.c (callers hold q->mu) ---- */
+/* ---- queuelist.c (callers hold q->obj.mu) ---- */
 void zkr__q_wake(zkr_queue_t *q, int shard);
 void zkr__q_refresh(zkr_queue_t *q);
 int zkr__q_lease_mode(zkr_queue_t *q);
@@ -216,7 +214,7 @@ void zkr__q_ents_free(zkr_queue_t *q);
 void zkr__q_shards_free(qshard_t *s, int n);
 void zkr__q_qlist_unref(qlist_t *l);
 
-/* ---- queueclaim.c (callers hold q->mu) ---- */
+/* ---- queueclaim.c (callers hold q->obj.mu) ---- */
 void zkr__q_pump(zkr_queue_t *q);
 void zkr__q_resolve(zkr_queue_t *q);
 /* Send the deletes of markers waiting in q->marks (when connected). */
@@ -230,12 +228,12 @@ void zkr__q_sweep(zkr_queue_t *q, const char *shard, int has_min,
 /* ---- queueput.c ---- */
 /* Start a put of copies of the items (n == 1 and !batch: a create, else a
  * multi); cb may be NULL for internal put-backs (they count in q->bg).
- * Caller does not hold q->mu. */
+ * Caller does not hold q->obj.mu. */
 int zkr__q_put(zkr_queue_t *q, const void *const *items, const size_t *lens,
                int n, int batch, zkr_queue_cb cb, void *ctx);
 /* Release a lease node in the background (a lease claimed ahead that
  * nobody will get, or a nack). Counts in q->bg while in flight. Caller
- * holds q->mu. */
+ * holds q->obj.mu. */
 void zkr__q_release(zkr_queue_t *q, const char *lease_path, unsigned gen);
 /* Shard names as a consumer finds them: "s-NNNN" children of the queue,
  * sorted. Blocking. */

@@ -57,7 +57,7 @@ void zkr__q_qlist_unref(qlist_t *l)
     free(l);
 }
 
-/* Caller holds q->mu: stop waiting and look again. */
+/* Caller holds q->obj.mu: stop waiting and look again. */
 void zkr__q_wake(zkr_queue_t *q, int shard)
 {
     if (!q->idle)
@@ -85,7 +85,7 @@ static int cmp_seq(const void *a, const void *b)
     return zkr__seq_cmp(x->seq, y->seq);
 }
 
-/* Caller holds q->mu: make a non-empty listing of shard name the cache. */
+/* Caller holds q->obj.mu: make a non-empty listing of shard name the cache. */
 static void adopt(zkr_queue_t *q, const char *name, qlist_t *l)
 {
     int shard = shard_by_name(q, name);
@@ -132,7 +132,7 @@ static void adopt(zkr_queue_t *q, const char *name, qlist_t *l)
 
 static void arm(zkr_queue_t *q);
 
-/* Caller holds q->mu: every shard was found empty. */
+/* Caller holds q->obj.mu: every shard was found empty. */
 static void enter_idle(zkr_queue_t *q)
 {
     int again = 0, d[2];
@@ -258,7 +258,7 @@ static void list_cb(zkr__op_t *op, int rc)
     qctx_t *x = op->ctx;
     zkr_queue_t *q = x->q;
     qlist_t *l = x->lst;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     /* paired and canceled out of order: the lease listing has finished */
     if (!(x->paired && l->filled)) {
         l->rc = rc;
@@ -279,7 +279,7 @@ static void leases_list_cb(zkr__op_t *op, int rc)
     qctx_t *x = op->ctx;
     zkr_queue_t *q = x->q;
     qlist_t *l = x->lst;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     if (!l->filled) { /* canceled before the shard listing's reply */
         l->filled = 1;
         l->rc = rc == ZKR_OK ? ZKR_ECANCELED : rc;
@@ -324,7 +324,7 @@ static void shard_watch_cb(void *ctx, int type, const char *path)
     zkr_queue_t *q = x->q;
     int i;
     (void)path;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     i = x->name ? shard_by_name(q, x->name) : -1;
     if (i >= 0 && q->shards[i].wtok == x->tok)
         q->shards[i].armed = 0;
@@ -341,7 +341,7 @@ static void leases_watch_cb(void *ctx, int type, const char *path)
     qctx_t *x = ctx;
     zkr_queue_t *q = x->q;
     (void)path;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     if (q->leases_tok == x->tok)
         q->leases_armed = 0;
     if (type != ZKR__WATCH_CANCELED && q->idle) {
@@ -356,7 +356,7 @@ static void exists_cb(zkr__op_t *op, int rc)
 {
     qctx_t *x = op->ctx;
     zkr_queue_t *q = x->q;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     /* the node appeared between the listing and this check */
     if (rc == ZKR_OK && x->epoch == q->epoch && q->idle) {
         zkr__q_wake(q, -1);
@@ -370,7 +370,7 @@ static void exists_cb(zkr__op_t *op, int rc)
 
 static void dir_watch_cb(void *ctx, int type, const char *path);
 
-/* Caller holds q->mu: watch for the queue (or a shard) to be created. */
+/* Caller holds q->obj.mu: watch for the queue (or a shard) to be created. */
 static void watch_creation(zkr_queue_t *q, int shard)
 {
     qctx_t *x = zkr__q_ctx_new(q), *w = zkr__q_ctx_new(q);
@@ -398,15 +398,15 @@ static void idle_list_cb(zkr__op_t *op, int rc)
     qctx_t *x = op->ctx;
     zkr_queue_t *q = x->q;
     int i;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     i = shard_by_name(q, x->name);
     if (rc == ZKR_ENONODE && x->epoch == q->epoch && q->idle && i >= 0)
         watch_creation(q, i);
-    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_unlock(&q->obj.mu);
     list_cb(op, rc);
 }
 
-/* Caller holds q->mu. List shard i; idle: also set a watch on it. */
+/* Caller holds q->obj.mu. List shard i; idle: also set a watch on it. */
 static int send_listing(zkr_queue_t *q, int i, int idle)
 {
     qshard_t *s = &q->shards[i];
@@ -451,7 +451,7 @@ static int send_listing(zkr_queue_t *q, int i, int idle)
         x->lst->refs++;
         if (zkr__achildren(q->c, q->leases, lw ? leases_watch_cb : NULL, lw,
                            leases_list_cb, lx) != ZKR_OK) {
-            /* x's reply cannot have been handled: we hold q->mu */
+            /* x's reply cannot have been handled: we hold q->obj.mu */
             x->paired = 0;
             x->counted = !idle;
             zkr__q_ctx_free_locked(lx);
@@ -486,7 +486,7 @@ static int is_shard_name(const char *s)
     return 1;
 }
 
-/* Caller holds q->mu: the shards are now those in sv (sorted), keeping the
+/* Caller holds q->obj.mu: the shards are now those in sv (sorted), keeping the
  * watch state of the ones already known. */
 static int set_shards(zkr_queue_t *q, const struct String_vector *sv)
 {
@@ -536,7 +536,7 @@ static void dir_watch_cb(void *ctx, int type, const char *path)
     qctx_t *x = ctx;
     zkr_queue_t *q = x->q;
     (void)path;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     if (q->dir_tok == x->tok)
         q->dir_armed = 0;
     if (type != ZKR__WATCH_CANCELED && q->idle) {
@@ -552,7 +552,7 @@ static void discover_cb(zkr__op_t *op, int rc)
 {
     qctx_t *x = op->ctx;
     zkr_queue_t *q = x->q;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     q->discovering = 0;
     if (x->epoch != q->epoch || q->freed)
         goto out;
@@ -582,7 +582,7 @@ out:
     zkr__q_ctx_free(x);
 }
 
-/* Caller holds q->mu. */
+/* Caller holds q->obj.mu. */
 static void discover(zkr_queue_t *q, int idle)
 {
     qctx_t *x = zkr__q_ctx_new(q), *w = NULL;
@@ -606,7 +606,7 @@ fail:
         zkr__q_ctx_free_locked(w);
 }
 
-/* Caller holds q->mu: set the watches that end the wait. Listing with a
+/* Caller holds q->obj.mu: set the watches that end the wait. Listing with a
  * watch also tells whether something arrived meanwhile. */
 static void arm(zkr_queue_t *q)
 {
@@ -617,7 +617,7 @@ static void arm(zkr_queue_t *q)
             break;
 }
 
-/* Caller holds q->mu: the cache is used up and takes want more. */
+/* Caller holds q->obj.mu: the cache is used up and takes want more. */
 void zkr__q_refresh(zkr_queue_t *q)
 {
     if (q->listing || q->discovering || q->idle)

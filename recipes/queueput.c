@@ -19,10 +19,8 @@
 
 /* ---- puts ---------------------------------------------------------------- */
 
-typedef struct {
-    zkr_queue_t *q;
-    int shard;
-} ensure_ctx_t;
+/* A context's queue; an ensure context's flag is its shard. */
+#define Q(x) ((zkr_queue_t *)(x)->o)
 
 static void put_free(qput_t *p)
 {
@@ -45,7 +43,7 @@ static char *shard_path(zkr_queue_t *q, int shard)
 
 static void put_cb(zkr__op_t *op, int rc);
 
-/* Caller holds q->mu. */
+/* Caller holds q->obj.mu. */
 static int send_put(zkr_queue_t *q, qput_t *p)
 {
     char *dir = shard_path(q, p->shard), *path = NULL;
@@ -71,7 +69,7 @@ static int send_put(zkr_queue_t *q, qput_t *p)
     return rc;
 }
 
-/* Caller holds q->mu: keep p until its shard exists (sorted by id). */
+/* Caller holds q->obj.mu: keep p until its shard exists (sorted by id). */
 static void park(zkr_queue_t *q, qput_t *p)
 {
     qput_t **pp = &q->parked;
@@ -89,7 +87,7 @@ static int parked_for(zkr_queue_t *q, int shard)
     return 0;
 }
 
-/* Run a put's callback (without q->mu) and drop it. */
+/* Run a put's callback (without q->obj.mu) and drop it. */
 static void put_done(qput_t *p, int rc)
 {
     zkr_queue_t *q = p->q;
@@ -98,24 +96,24 @@ static void put_done(qput_t *p, int rc)
     if (p->cb) {
         p->cb(q, rc, p->ctx);
     } else {
-        pthread_mutex_lock(&q->mu);
+        pthread_mutex_lock(&q->obj.mu);
         q->bg--;
         pthread_cond_broadcast(&q->cv);
-        pthread_mutex_unlock(&q->mu);
+        pthread_mutex_unlock(&q->obj.mu);
         if (rc != ZKR_OK)
             zkr__log(q->c, ZKR_LOG_ERROR,
                      "zkr: queue %s: putting an item back failed: %s",
                      q->path, zkr_strerror(rc));
     }
     put_free(p);
-    zkr__q_unref(q);
+    zkr__obj_unref(&q->obj);
 }
 
 /* Send again (rc == ZKR_OK) or fail every put parked for shard. */
 static void resend_parked(zkr_queue_t *q, int shard, int rc)
 {
     qput_t *failed = NULL, **fp = &failed, **pp;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     q->ensuring[shard] = 0;
     for (pp = &q->parked; *pp;) {
         qput_t *p = *pp;
@@ -133,7 +131,7 @@ static void resend_parked(zkr_queue_t *q, int shard, int rc)
             fp = &p->next;
         }
     }
-    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_unlock(&q->obj.mu);
     while (failed) {
         qput_t *next = failed->next;
         put_done(failed, failed->tries);
@@ -143,11 +141,9 @@ static void resend_parked(zkr_queue_t *q, int shard, int rc)
 
 static void ensure_done(void *ctx, int rc)
 {
-    ensure_ctx_t *e = ctx;
-    zkr_queue_t *q = e->q;
-    resend_parked(q, e->shard, rc);
-    free(e);
-    zkr__q_unref(q);
+    zkr__ctx_t *x = ctx;
+    resend_parked(Q(x), x->flag, rc);
+    zkr__ctx_done(x);
 }
 
 static int parent_missing(zkr__op_t *op, int rc)
@@ -166,29 +162,25 @@ static void put_cb(zkr__op_t *op, int rc)
     zkr_queue_t *q = p->q;
     if (rc != ZKR_OK && parent_missing(op, rc) && p->tries < 5) {
         int shard = p->shard, erc = ZKR_OK;
-        pthread_mutex_lock(&q->mu);
+        pthread_mutex_lock(&q->obj.mu);
         p->tries++;
         park(q, p);
         if (!q->ensuring[shard]) {
-            ensure_ctx_t *e = calloc(1, sizeof *e);
+            zkr__ctx_t *e = zkr__ctx_new(&q->obj, 0, 0, NULL);
             char *dir = shard_path(q, shard);
             erc = ZKR_ENOMEM;
             if (e && dir) {
-                e->q = q;
-                e->shard = shard;
-                q->refs++;
+                e->flag = shard;
                 erc = zkr__aensure_acl(q->c, dir, ZKR_PERSISTENT, q->acl,
                                        ensure_done, e);
-                if (erc != ZKR_OK)
-                    q->refs--;
             }
             free(dir);
             if (erc == ZKR_OK)
                 q->ensuring[shard] = 1;
             else
-                free(e);
+                zkr__ctx_drop(e);
         }
-        pthread_mutex_unlock(&q->mu);
+        pthread_mutex_unlock(&q->obj.mu);
         if (erc != ZKR_OK)
             resend_parked(q, shard, erc); /* fails them */
         return;
@@ -229,9 +221,9 @@ int zkr__q_put(zkr_queue_t *q, const void *const *items, const size_t *lens,
     p->cb = cb;
     p->ctx = ctx;
     p->q = q;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     if (zkr__client_closed(q->c) || q->closed || (q->freed && cb)) {
-        pthread_mutex_unlock(&q->mu);
+        pthread_mutex_unlock(&q->obj.mu);
         put_free(p);
         return ZKR_ECLOSED;
     }
@@ -240,14 +232,14 @@ int zkr__q_put(zkr_queue_t *q, const void *const *items, const size_t *lens,
     if (q->ensuring[p->shard] || parked_for(q, p->shard))
         park(q, p); /* behind earlier puts to the same shard */
     else if ((rc = send_put(q, p)) != ZKR_OK) {
-        pthread_mutex_unlock(&q->mu);
+        pthread_mutex_unlock(&q->obj.mu);
         put_free(p);
         return rc;
     }
-    q->refs++;
+    q->obj.refs++;
     if (!cb)
         q->bg++;
-    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_unlock(&q->obj.mu);
     return ZKR_OK;
 }
 
@@ -340,11 +332,11 @@ static void release_cb(zkr__op_t *op, int rc)
 {
     zkr_queue_t *q = op->ctx;
     (void)rc; /* a lost session released it anyway */
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     q->bg--;
     pthread_cond_broadcast(&q->cv);
-    pthread_mutex_unlock(&q->mu);
-    zkr__q_unref(q);
+    pthread_mutex_unlock(&q->obj.mu);
+    zkr__obj_unref(&q->obj);
 }
 
 void zkr__q_release(zkr_queue_t *q, const char *lease_path, unsigned gen)
@@ -352,10 +344,10 @@ void zkr__q_release(zkr_queue_t *q, const char *lease_path, unsigned gen)
     /* On another session the node, if any, is somebody else's lease. */
     if (gen != zkr__client_gen(q->c))
         return;
-    q->refs++;
+    q->obj.refs++;
     q->bg++;
     if (zkr__adelete(q->c, lease_path, -1, release_cb, q) != ZKR_OK) {
-        q->refs--;
+        q->obj.refs--;
         q->bg--;
     }
 }
@@ -376,7 +368,7 @@ static void lease_drop(zkr_queue_lease_t *l)
 {
     zkr_queue_t *q = l->q;
     zkr__q_item_free(&l->item); /* frees l: the item comes first */
-    zkr__q_unref(q);
+    zkr__obj_unref(&q->obj);
 }
 
 static void ack_cb(zkr__op_t *op, int rc)
@@ -392,9 +384,9 @@ static void ack_cb(zkr__op_t *op, int rc)
     else if (rc != ZKR_OK && op->mres && op->nmulti == 2 &&
              op->mres[0].err == ZNONODE) {
         /* a plain take removed the item: drop our lease */
-        pthread_mutex_lock(&a->q->mu);
+        pthread_mutex_lock(&a->q->obj.mu);
         zkr__q_release(a->q, it->lease_path, it->gen);
-        pthread_mutex_unlock(&a->q->mu);
+        pthread_mutex_unlock(&a->q->obj.mu);
         status = ZKR_ENONODE;
     }
     a->cb(a->q, status, a->ctx);
@@ -463,12 +455,12 @@ int zkr_queue_nack(zkr_queue_lease_t *l)
     if (!l)
         return ZKR_EINVAL;
     q = l->q;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->obj.mu);
     if (l->item.gen != zkr__client_gen(q->c))
         rc = ZKR_ELOCKLOST;
     else
         zkr__q_release(q, l->item.lease_path, l->item.gen);
-    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_unlock(&q->obj.mu);
     lease_drop(l);
     return rc;
 }

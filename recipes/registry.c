@@ -18,8 +18,7 @@ enum rstate { R_WAIT, R_CREATING, R_CHECKING, R_DELETING, R_REGISTERED,
 #define MAX_FIGHTS 10
 
 struct zkr_registration {
-    pthread_mutex_t mu;
-    int refs;
+    zkr__obj_t obj; /* first: mutex and references */
     zkr_client_t *c;
     char *path;
     char *data;
@@ -41,53 +40,23 @@ struct zkr_registration {
     struct evq q;
 };
 
-typedef struct {
-    zkr_registration_t *r;
-    unsigned attempt;
-} rctx_t;
+/* A context's registration. */
+#define R(x) ((zkr_registration_t *)(x)->o)
 
-static void reg_unref(zkr_registration_t *r)
+static void reg_destroy(zkr__obj_t *o)
 {
-    int last;
-    pthread_mutex_lock(&r->mu);
-    last = --r->refs == 0;
-    pthread_mutex_unlock(&r->mu);
-    if (!last)
-        return;
+    zkr_registration_t *r = (zkr_registration_t *)o;
     zkr__client_unref(r->c);
     pthread_cond_destroy(&r->q.idle);
-    pthread_mutex_destroy(&r->mu);
     free(r->path);
     free(r->data);
     free(r);
 }
 
-/* Caller holds r->mu. */
-static rctx_t *rctx(zkr_registration_t *r)
+/* Caller holds r->obj.mu: a context for the current attempt. */
+static zkr__ctx_t *rctx(zkr_registration_t *r)
 {
-    rctx_t *x = malloc(sizeof *x);
-    if (x) {
-        x->r = r;
-        x->attempt = r->attempt;
-        r->refs++;
-    }
-    return x;
-}
-
-/* Caller holds r->mu; for a context that was never handed over. */
-static void rctx_drop(rctx_t *x)
-{
-    if (x) {
-        x->r->refs--;
-        free(x);
-    }
-}
-
-static void rctx_done(rctx_t *x)
-{
-    zkr_registration_t *r = x->r;
-    free(x);
-    reg_unref(r);
+    return zkr__ctx_new(&r->obj, r->attempt, 0, NULL);
 }
 
 static void reg_invoke(void *obj, const struct ev *e)
@@ -95,13 +64,13 @@ static void reg_invoke(void *obj, const struct ev *e)
     ((zkr_registration_cb)e->cb)(obj, e->status, e->ctx);
 }
 
-/* Caller holds r->mu; returns with it released. The reference keeps r
+/* Caller holds r->obj.mu; returns with it released. The reference keeps r
  * alive while callbacks run, even if one of them frees it. */
 static void reg_fire(zkr_registration_t *r)
 {
-    r->refs++;
-    evq_deliver(&r->q, &r->mu, r, &r->freed, reg_invoke);
-    reg_unref(r);
+    r->obj.refs++;
+    evq_deliver(&r->q, &r->obj.mu, r, &r->freed, reg_invoke);
+    zkr__obj_unref(&r->obj);
 }
 
 static void reg_notify(zkr_registration_t *r, int status)
@@ -109,7 +78,7 @@ static void reg_notify(zkr_registration_t *r, int status)
     evq_state(&r->q, (ev_fn)r->on_state, r->ctx, status);
 }
 
-/* Caller holds r->mu: hand every wait_async callback its result. */
+/* Caller holds r->obj.mu: hand every wait_async callback its result. */
 static void reg_wake(zkr_registration_t *r, int status)
 {
     while (r->waiters) {
@@ -163,11 +132,11 @@ static void reg_send_failed(zkr_registration_t *r, int rc)
 
 static void node_watch_cb(void *ctx, int type, const char *path)
 {
-    rctx_t *x = ctx; /* attempt holds the watch token here */
-    zkr_registration_t *r = x->r;
+    zkr__ctx_t *x = ctx; /* token holds the watch token here */
+    zkr_registration_t *r = R(x);
     (void)path;
-    pthread_mutex_lock(&r->mu);
-    if (x->attempt == r->wtoken) {
+    pthread_mutex_lock(&r->obj.mu);
+    if (x->token == r->wtoken) {
         r->watching = 0;
         if (type == ZOO_DELETED_EVENT && r->state == R_REGISTERED &&
             !r->freed) {
@@ -180,7 +149,7 @@ static void node_watch_cb(void *ctx, int type, const char *path)
         }
     }
     reg_fire(r);
-    rctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void ignore_cb(zkr__op_t *op, int rc)
@@ -191,9 +160,9 @@ static void ignore_cb(zkr__op_t *op, int rc)
 
 static void watch_exists_cb(zkr__op_t *op, int rc)
 {
-    rctx_t *x = op->ctx;
-    zkr_registration_t *r = x->r;
-    pthread_mutex_lock(&r->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_registration_t *r = R(x);
+    pthread_mutex_lock(&r->obj.mu);
     /* gone before the watch was set: the watch waits for a creation that
      * only we would make */
     if (rc == ZKR_ENONODE && x->attempt == r->attempt &&
@@ -202,26 +171,26 @@ static void watch_exists_cb(zkr__op_t *op, int rc)
         reg_start(r);
     }
     reg_fire(r);
-    rctx_done(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds r->mu: watch our node for deletion. */
+/* Caller holds r->obj.mu: watch our node for deletion. */
 static void reg_watch(zkr_registration_t *r)
 {
-    rctx_t *w = rctx(r), *k = rctx(r);
+    zkr__ctx_t *w = rctx(r), *k = rctx(r);
     if (w)
-        w->attempt = ++r->wtoken;
+        w->token = ++r->wtoken;
     if (w && k &&
         zkr__aexists(r->c, r->path, node_watch_cb, w, watch_exists_cb, k) ==
             ZKR_OK) {
         r->watching = 1;
     } else {
-        rctx_drop(w);
-        rctx_drop(k);
+        zkr__ctx_drop(w);
+        zkr__ctx_drop(k);
     }
 }
 
-/* Caller holds r->mu. */
+/* Caller holds r->obj.mu. */
 static void reg_registered(zkr_registration_t *r)
 {
     r->state = R_REGISTERED;
@@ -238,9 +207,9 @@ static void reg_registered(zkr_registration_t *r)
 
 static void delete_cb(zkr__op_t *op, int rc)
 {
-    rctx_t *x = op->ctx;
-    zkr_registration_t *r = x->r;
-    pthread_mutex_lock(&r->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_registration_t *r = R(x);
+    pthread_mutex_lock(&r->obj.mu);
     if (x->attempt == r->attempt && r->state == R_DELETING) {
         if (rc == ZKR_OK || rc == ZKR_ENONODE || rc == ZKR_EBADVERSION)
             do_create(r);
@@ -248,14 +217,14 @@ static void delete_cb(zkr__op_t *op, int rc)
             reg_retry_later(r, rc);
     }
     reg_fire(r);
-    rctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void set_cb(zkr__op_t *op, int rc)
 {
-    rctx_t *x = op->ctx;
-    zkr_registration_t *r = x->r;
-    pthread_mutex_lock(&r->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_registration_t *r = R(x);
+    pthread_mutex_lock(&r->obj.mu);
     if (x->attempt == r->attempt && r->state == R_CHECKING) {
         if (rc == ZKR_OK)
             reg_registered(r);
@@ -265,15 +234,15 @@ static void set_cb(zkr__op_t *op, int rc)
             reg_retry_later(r, rc);
     }
     reg_fire(r);
-    rctx_done(x);
+    zkr__ctx_done(x);
 }
 
 /* The node existed when we created it: whose is it? */
 static void check_cb(zkr__op_t *op, int rc)
 {
-    rctx_t *x = op->ctx;
-    zkr_registration_t *r = x->r;
-    pthread_mutex_lock(&r->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_registration_t *r = R(x);
+    pthread_mutex_lock(&r->obj.mu);
     if (x->attempt != r->attempt || r->state != R_CHECKING)
         goto out;
     if (rc == ZKR_ENONODE) {
@@ -282,11 +251,11 @@ static void check_cb(zkr__op_t *op, int rc)
         reg_retry_later(r, rc);
     } else if (r->persistent) {
         /* a persistent registration takes the node over with our data */
-        rctx_t *s = rctx(r);
+        zkr__ctx_t *s = rctx(r);
         int src = s ? zkr__aset(r->c, r->path, r->data, r->len, -1, set_cb, s)
                     : ZKR_ENOMEM;
         if (src != ZKR_OK) {
-            rctx_drop(s);
+            zkr__ctx_drop(s);
             reg_send_failed(r, src);
         }
     } else if (op->stat->ephemeralOwner == zkr_client_session_id(r->c)) {
@@ -296,26 +265,26 @@ static void check_cb(zkr__op_t *op, int rc)
     } else {
         /* left over from an older session (or another owner): replace it,
          * as Dubbo and Curator do */
-        rctx_t *d = rctx(r);
+        zkr__ctx_t *d = rctx(r);
         int drc = d ? zkr__adelete(r->c, r->path, op->stat->version,
                                    delete_cb, d)
                     : ZKR_ENOMEM;
         r->state = R_DELETING;
         if (drc != ZKR_OK) {
-            rctx_drop(d);
+            zkr__ctx_drop(d);
             reg_send_failed(r, drc);
         }
     }
 out:
     reg_fire(r);
-    rctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void ensure_cb(void *ctx, int rc)
 {
-    rctx_t *x = ctx;
-    zkr_registration_t *r = x->r;
-    pthread_mutex_lock(&r->mu);
+    zkr__ctx_t *x = ctx;
+    zkr_registration_t *r = R(x);
+    pthread_mutex_lock(&r->obj.mu);
     if (x->attempt == r->attempt && r->state == R_CREATING) {
         if (rc == ZKR_OK)
             do_create(r);
@@ -323,21 +292,21 @@ static void ensure_cb(void *ctx, int rc)
             reg_retry_later(r, rc);
     }
     reg_fire(r);
-    rctx_done(x);
+    zkr__ctx_done(x);
 }
 
 static void create_cb(zkr__op_t *op, int rc)
 {
-    rctx_t *x = op->ctx;
-    zkr_registration_t *r = x->r;
-    pthread_mutex_lock(&r->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_registration_t *r = R(x);
+    pthread_mutex_lock(&r->obj.mu);
     if (x->attempt != r->attempt || r->state != R_CREATING)
         goto out; /* free already sent the delete after this create */
     if (rc == ZKR_OK) {
         reg_registered(r);
     } else if (rc == ZKR_ENONODE && r->ensure_tries++ < 5) {
         char *parent = zkr__path_parent(r->path);
-        rctx_t *e = rctx(r);
+        zkr__ctx_t *e = rctx(r);
         int erc = parent && e ? zkr__aensure_acl(r->c, parent,
                                                  r->container_parents
                                                      ? ZKR_CONTAINER
@@ -346,16 +315,16 @@ static void create_cb(zkr__op_t *op, int rc)
                               : ZKR_ENOMEM;
         free(parent);
         if (erc != ZKR_OK) {
-            rctx_drop(e);
+            zkr__ctx_drop(e);
             reg_send_failed(r, erc);
         }
     } else if (rc == ZKR_ENODEEXISTS) {
-        rctx_t *k = rctx(r);
+        zkr__ctx_t *k = rctx(r);
         int krc = k ? zkr__aexists(r->c, r->path, NULL, NULL, check_cb, k)
                     : ZKR_ENOMEM;
         r->state = R_CHECKING;
         if (krc != ZKR_OK) {
-            rctx_drop(k);
+            zkr__ctx_drop(k);
             reg_send_failed(r, krc);
         }
     } else {
@@ -363,13 +332,13 @@ static void create_cb(zkr__op_t *op, int rc)
     }
 out:
     reg_fire(r);
-    rctx_done(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds r->mu. */
+/* Caller holds r->obj.mu. */
 static void do_create(zkr_registration_t *r)
 {
-    rctx_t *x = rctx(r);
+    zkr__ctx_t *x = rctx(r);
     int rc = x ? zkr__acreate_acl(r->c, r->path, r->data, r->len,
                                   r->persistent ? ZKR_PERSISTENT
                                                 : ZKR_EPHEMERAL,
@@ -377,12 +346,12 @@ static void do_create(zkr_registration_t *r)
                : ZKR_ENOMEM;
     r->state = R_CREATING;
     if (rc != ZKR_OK) {
-        rctx_drop(x);
+        zkr__ctx_drop(x);
         reg_send_failed(r, rc);
     }
 }
 
-/* Caller holds r->mu: a fresh attempt. */
+/* Caller holds r->obj.mu: a fresh attempt. */
 static void reg_start(zkr_registration_t *r)
 {
     r->attempt++;
@@ -395,9 +364,9 @@ static void reg_on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 {
     zkr_registration_t *r = ctx;
     (void)c;
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->obj.mu);
     if (r->freed) {
-        pthread_mutex_unlock(&r->mu);
+        pthread_mutex_unlock(&r->obj.mu);
         return;
     }
     switch (st) {
@@ -479,9 +448,13 @@ int zkr_registration_new(zkr_client_t *c, const char *path, const void *data,
     if (len)
         memcpy(r->data, data, len);
     r->len = len;
-    pthread_mutex_init(&r->mu, NULL);
+    if (zkr__obj_init(&r->obj, reg_destroy) != ZKR_OK) {
+        free(r->path);
+        free(r->data);
+        free(r);
+        return ZKR_ENOMEM;
+    }
     pthread_cond_init(&r->q.idle, NULL);
-    r->refs = 1;
     r->c = c;
     zkr__client_ref(c);
     r->persistent = opts->persistent != 0;
@@ -493,10 +466,10 @@ int zkr_registration_new(zkr_client_t *c, const char *path, const void *data,
     r->state = R_WAIT;
     /* the listener first, so no session change slips between */
     if ((rc = zkr_client_add_listener(c, reg_on_state, r)) != ZKR_OK) {
-        reg_unref(r);
+        zkr__obj_unref(&r->obj);
         return rc;
     }
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->obj.mu);
     if (r->state == R_WAIT)
         reg_start(r);
     reg_fire(r);
@@ -579,9 +552,9 @@ int zkr_registration_wait_async(zkr_registration_t *r, zkr_registration_cb cb,
         return ZKR_ENOMEM;
     e->cb = (ev_fn)cb;
     e->ctx = ctx;
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->obj.mu);
     if (r->freed || (r->state == R_FAILED && r->error == ZKR_ECLOSED)) {
-        pthread_mutex_unlock(&r->mu);
+        pthread_mutex_unlock(&r->obj.mu);
         free(e);
         return ZKR_ECLOSED;
     }
@@ -624,7 +597,7 @@ int zkr_registration_wait(zkr_registration_t *r, int timeout_ms)
         free(w);
         return rc;
     }
-    rc = evq_wait_waiter(w, timeout_ms, &r->mu, &r->waiters);
+    rc = evq_wait_waiter(w, timeout_ms, &r->obj.mu, &r->waiters);
     zkr__waiter_destroy(w);
     free(w);
     return rc;
@@ -635,9 +608,9 @@ int zkr_registration_is_registered(zkr_registration_t *r)
     int v;
     if (!r)
         return 0;
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->obj.mu);
     v = r->state == R_REGISTERED;
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(&r->obj.mu);
     return v;
 }
 
@@ -646,9 +619,9 @@ unsigned zkr_registration_count(zkr_registration_t *r)
     unsigned v;
     if (!r)
         return 0;
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->obj.mu);
     v = r->count;
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(&r->obj.mu);
     return v;
 }
 
@@ -673,9 +646,9 @@ int zkr_registration_set_data(zkr_registration_t *r, const void *data,
         return ZKR_ENOMEM;
     if (len)
         memcpy(copy, data, len);
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->obj.mu);
     if (r->freed) {
-        pthread_mutex_unlock(&r->mu);
+        pthread_mutex_unlock(&r->obj.mu);
         free(copy);
         return ZKR_ECLOSED;
     }
@@ -686,7 +659,7 @@ int zkr_registration_set_data(zkr_registration_t *r, const void *data,
         zkr__aset(r->c, r->path, r->data, r->len, -1, ignore_cb, NULL);
     else
         r->dirty = 1;
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(&r->obj.mu);
     return ZKR_OK;
 }
 
@@ -695,7 +668,7 @@ void zkr_registration_free(zkr_registration_t *r)
     if (!r)
         return;
     zkr_client_remove_listener(r->c, reg_on_state, r);
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->obj.mu);
     r->freed = 1;
     r->attempt++;
     /* Sent after any create of ours, so the session applies it last. */
@@ -704,7 +677,7 @@ void zkr_registration_free(zkr_registration_t *r)
     r->state = R_FAILED;
     r->error = ZKR_ECLOSED;
     reg_wake(r, ZKR_ECANCELED);
-    evq_wait_idle(&r->q, &r->mu);
+    evq_wait_idle(&r->q, &r->obj.mu);
     reg_fire(r);
-    reg_unref(r);
+    zkr__obj_unref(&r->obj);
 }

@@ -14,12 +14,11 @@
 
 enum sstate { S_IDLE, S_MUTEX, S_CREATE, S_WAIT };
 
-/* work to do once sem->mu is released (lock calls may run callbacks) */
+/* work to do once s->obj.mu is released (lock calls may run callbacks) */
 enum { A_ACQUIRE = 1, A_RELEASE = 2, A_CANCEL = 4 };
 
 struct zkr_semaphore {
-    pthread_mutex_t mu;
-    int refs;
+    zkr__obj_t obj; /* first: mutex and references */
     zkr_client_t *c;
     char *leases;
     int max;
@@ -47,56 +46,32 @@ struct zkr_semaphore {
     int fire_status;
 };
 
-typedef struct {
-    zkr_semaphore_t *s;
-    unsigned attempt;
-    unsigned token;
-    char uuid[37];
-} sctx_t;
+/* A context's semaphore. Its name: the uuid of the lease being created
+ * when the context was made. */
+#define S(x) ((zkr_semaphore_t *)(x)->o)
 
-static void sem_unref(zkr_semaphore_t *s)
+static void sem_destroy(zkr__obj_t *o)
 {
-    int last;
-    pthread_mutex_lock(&s->mu);
-    last = --s->refs == 0;
-    pthread_mutex_unlock(&s->mu);
-    if (!last)
-        return;
+    zkr_semaphore_t *s = (zkr_semaphore_t *)o;
     for (int i = 0; i < s->nheld; i++)
         free(s->held[i]);
     free(s->held);
     zkr__client_unref(s->c);
-    pthread_mutex_destroy(&s->mu);
     free(s->cur);
     free(s->leases);
     free(s->data);
     free(s);
 }
 
-/* Caller holds s->mu. */
-static sctx_t *sctx_new(zkr_semaphore_t *s)
+/* Caller holds s->obj.mu. */
+static zkr__ctx_t *sctx_new(zkr_semaphore_t *s)
 {
-    sctx_t *x = calloc(1, sizeof *x);
-    if (!x)
-        return NULL;
-    x->s = s;
-    x->attempt = s->attempt;
-    x->token = s->token;
-    memcpy(x->uuid, s->uuid, sizeof x->uuid);
-    s->refs++;
-    return x;
-}
-
-static void sctx_free(sctx_t *x)
-{
-    zkr_semaphore_t *s = x->s;
-    free(x);
-    sem_unref(s);
+    return zkr__ctx_new(&s->obj, s->attempt, s->token, s->uuid);
 }
 
 static void lock_cb(zkr_lock_t *l, int status, void *ctx);
 
-/* Release s->mu, then do the deferred lock work and run the callback. */
+/* Release s->obj.mu, then do the deferred lock work and run the callback. */
 static void unlock_fire(zkr_semaphore_t *s)
 {
     int after = s->after;
@@ -106,8 +81,8 @@ static void unlock_fire(zkr_semaphore_t *s)
     s->after = 0;
     s->fire_cb = NULL;
     if (after & A_ACQUIRE)
-        s->refs++; /* held by the mutex acquire until lock_cb */
-    pthread_mutex_unlock(&s->mu);
+        s->obj.refs++; /* held by the mutex acquire until lock_cb */
+    pthread_mutex_unlock(&s->obj.mu);
     if (after & A_CANCEL)
         zkr_lock_cancel(s->mutex);
     if (after & A_RELEASE)
@@ -137,7 +112,7 @@ static void delete_lease(zkr_semaphore_t *s, const char *name)
     free(p);
 }
 
-/* Caller holds s->mu: end the pending acquire. */
+/* Caller holds s->obj.mu: end the pending acquire. */
 static void finish(zkr_semaphore_t *s, int status)
 {
     if (s->cur) {
@@ -191,22 +166,22 @@ static void list_leases(zkr_semaphore_t *s);
 
 static void watch_cb(void *ctx, int type, const char *path)
 {
-    sctx_t *x = ctx;
-    zkr_semaphore_t *s = x->s;
+    zkr__ctx_t *x = ctx;
+    zkr_semaphore_t *s = S(x);
     (void)path;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->obj.mu);
     if (type != ZKR__WATCH_CANCELED && x->attempt == s->attempt &&
         x->token == s->token && s->state == S_WAIT)
         list_leases(s);
     unlock_fire(s);
-    sctx_free(x);
+    zkr__ctx_done(x);
 }
 
 static void list_cb(zkr__op_t *op, int rc)
 {
-    sctx_t *x = op->ctx;
-    zkr_semaphore_t *s = x->s;
-    pthread_mutex_lock(&s->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_semaphore_t *s = S(x);
+    pthread_mutex_lock(&s->obj.mu);
     if (x->attempt != s->attempt || x->token != s->token ||
         s->state != S_WAIT)
         goto out;
@@ -222,7 +197,7 @@ static void list_cb(zkr__op_t *op, int rc)
     {
         const char *mine = NULL;
         for (int i = 0; i < op->strings->count; i++)
-            if (strstr(op->strings->data[i], x->uuid))
+            if (strstr(op->strings->data[i], x->name))
                 mine = op->strings->data[i];
         if (!mine) {
             finish(s, ZKR_ELOCKLOST); /* our lease node vanished */
@@ -253,35 +228,29 @@ static void list_cb(zkr__op_t *op, int rc)
     }
 out:
     unlock_fire(s);
-    sctx_free(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds s->mu. */
+/* Caller holds s->obj.mu. */
 static void list_leases(zkr_semaphore_t *s)
 {
-    sctx_t *x, *w;
+    zkr__ctx_t *x, *w;
     s->token++;
     x = sctx_new(s);
     w = sctx_new(s);
     if (!x || !w ||
         zkr__achildren(s->c, s->leases, watch_cb, w, list_cb, x) != ZKR_OK) {
-        if (x) {
-            s->refs--;
-            free(x);
-        }
-        if (w) {
-            s->refs--;
-            free(w);
-        }
+        zkr__ctx_drop(x);
+        zkr__ctx_drop(w);
         finish(s, ZKR_ENOMEM);
     }
 }
 
 static void ensure_cb(void *ctx, int rc)
 {
-    sctx_t *x = ctx;
-    zkr_semaphore_t *s = x->s;
-    pthread_mutex_lock(&s->mu);
+    zkr__ctx_t *x = ctx;
+    zkr_semaphore_t *s = S(x);
+    pthread_mutex_lock(&s->obj.mu);
     if (x->attempt == s->attempt && s->state == S_CREATE) {
         if (rc == ZKR_OK)
             start_create(s);
@@ -289,18 +258,18 @@ static void ensure_cb(void *ctx, int rc)
             finish(s, rc);
     }
     unlock_fire(s);
-    sctx_free(x);
+    zkr__ctx_done(x);
 }
 
 static void orphan_cb(zkr__op_t *op, int rc)
 {
-    sctx_t *x = op->ctx;
-    zkr_semaphore_t *s = x->s;
-    pthread_mutex_lock(&s->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_semaphore_t *s = S(x);
+    pthread_mutex_lock(&s->obj.mu);
     if (rc == ZKR_OK) {
         int found = 0;
         for (int i = 0; i < op->strings->count; i++)
-            if (strstr(op->strings->data[i], x->uuid)) {
+            if (strstr(op->strings->data[i], x->name)) {
                 found = 1;
                 if (x->attempt == s->attempt && s->state == S_CREATE &&
                     !s->cur && (s->cur = strdup(op->strings->data[i]))) {
@@ -317,39 +286,37 @@ static void orphan_cb(zkr__op_t *op, int rc)
         finish(s, ZKR_ELOCKLOST);
     }
     unlock_fire(s);
-    sctx_free(x);
+    zkr__ctx_done(x);
 }
 
 /* After a lost create reply: sync (the server we reconnected to may lag),
  * then look for our uuid among the leases. */
 static void sync_cb(zkr__op_t *op, int rc)
 {
-    sctx_t *x = op->ctx;
-    zkr_semaphore_t *s = x->s;
+    zkr__ctx_t *x = op->ctx;
+    zkr_semaphore_t *s = S(x);
     if (rc == ZKR_OK &&
         zkr__achildren(s->c, s->leases, NULL, NULL, orphan_cb, x) == ZKR_OK)
         return; /* x goes on to orphan_cb */
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->obj.mu);
     if (x->attempt == s->attempt && s->state == S_CREATE)
         finish(s, ZKR_ELOCKLOST);
     unlock_fire(s);
-    sctx_free(x);
+    zkr__ctx_done(x);
 }
 
 static void create_cb(zkr__op_t *op, int rc)
 {
-    sctx_t *x = op->ctx;
-    zkr_semaphore_t *s = x->s;
-    pthread_mutex_lock(&s->mu);
+    zkr__ctx_t *x = op->ctx;
+    zkr_semaphore_t *s = S(x);
+    pthread_mutex_lock(&s->obj.mu);
     if (x->attempt != s->attempt || s->state != S_CREATE) {
         if (rc == ZKR_OK) {
             delete_lease(s, zkr__path_basename(op->value));
         } else if (rc == ZKR_ECONNLOSS) {
-            sctx_t *o = sctx_new(s); /* orphan_cb deletes it if it exists */
-            if (o && zkr__async_sync(s->c, s->leases, sync_cb, o) != ZKR_OK) {
-                s->refs--;
-                free(o);
-            }
+            zkr__ctx_t *o = sctx_new(s); /* orphan_cb deletes it if it exists */
+            if (o && zkr__async_sync(s->c, s->leases, sync_cb, o) != ZKR_OK)
+                zkr__ctx_drop(o);
         }
         goto out;
     }
@@ -358,23 +325,17 @@ static void create_cb(zkr__op_t *op, int rc)
         s->cur = strdup(zkr__path_basename(op->value));
         list_leases(s);
     } else if (rc == ZKR_ENONODE && s->ensure_tries++ < 5) {
-        sctx_t *e = sctx_new(s);
+        zkr__ctx_t *e = sctx_new(s);
         if (!e || zkr__aensure(s->c, s->leases, ZKR_CONTAINER, ensure_cb, e) !=
                       ZKR_OK) {
-            if (e) {
-                s->refs--;
-                free(e);
-            }
+            zkr__ctx_drop(e);
             finish(s, ZKR_ENOMEM);
         }
     } else if (rc == ZKR_ECONNLOSS) {
         /* the create may have been applied: look for our uuid */
-        sctx_t *o = sctx_new(s);
+        zkr__ctx_t *o = sctx_new(s);
         if (!o || zkr__async_sync(s->c, s->leases, sync_cb, o) != ZKR_OK) {
-            if (o) {
-                s->refs--;
-                free(o);
-            }
+            zkr__ctx_drop(o);
             finish(s, ZKR_ELOCKLOST);
         }
     } else {
@@ -384,14 +345,14 @@ static void create_cb(zkr__op_t *op, int rc)
     }
 out:
     unlock_fire(s);
-    sctx_free(x);
+    zkr__ctx_done(x);
 }
 
-/* Caller holds s->mu, and the mutex is ours. */
+/* Caller holds s->obj.mu, and the mutex is ours. */
 static void start_create(zkr_semaphore_t *s)
 {
     char *p;
-    sctx_t *x;
+    zkr__ctx_t *x;
     int rc;
     p = zkr__protected_path(s->leases, "-lease-", s->uuid);
     x = sctx_new(s);
@@ -401,10 +362,7 @@ static void start_create(zkr_semaphore_t *s)
                   : ZKR_ENOMEM;
     free(p);
     if (rc != ZKR_OK) {
-        if (x) {
-            s->refs--;
-            free(x);
-        }
+        zkr__ctx_drop(x);
         finish(s, rc);
     }
 }
@@ -413,7 +371,7 @@ static void lock_cb(zkr_lock_t *l, int status, void *ctx)
 {
     zkr_semaphore_t *s = ctx;
     (void)l;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->obj.mu);
     if (s->state != S_MUTEX) {
         /* stale: canceled meanwhile */
         if (status == ZKR_OK)
@@ -425,7 +383,7 @@ static void lock_cb(zkr_lock_t *l, int status, void *ctx)
         s->state = S_IDLE; /* nothing to cancel on the mutex */
         finish(s, status == ZKR_EWOULDBLOCK ? ZKR_ETIMEDOUT : status);
     }
-    s->refs--; /* the acquire's reference; never the last (user holds) */
+    s->obj.refs--; /* the acquire's reference; never the last (user holds) */
     unlock_fire(s);
 }
 
@@ -433,7 +391,7 @@ static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 {
     zkr_semaphore_t *s = ctx;
     (void)c;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->obj.mu);
     if (st == ZKR_STATE_LOST || st == ZKR_STATE_CLOSED) {
         /* every lease node went with the session */
         int pending = s->state != S_IDLE;
@@ -470,8 +428,10 @@ int zkr_semaphore_new(zkr_client_t *c, const char *path, int max_leases,
     s = calloc(1, sizeof *s);
     if (!s)
         return ZKR_ENOMEM;
-    pthread_mutex_init(&s->mu, NULL);
-    s->refs = 1;
+    if (zkr__obj_init(&s->obj, sem_destroy) != ZKR_OK) {
+        free(s);
+        return ZKR_ENOMEM;
+    }
     s->c = c;
     s->max = max_leases;
     if (data) {
@@ -496,7 +456,7 @@ int zkr_semaphore_new(zkr_client_t *c, const char *path, int max_leases,
         rc = zkr_client_add_listener(c, on_state, s);
     if (rc != ZKR_OK) {
         zkr_lock_free(s->mutex);
-        sem_unref(s);
+        zkr__obj_unref(&s->obj);
         return rc;
     }
     *out = s;
@@ -508,17 +468,17 @@ static int start(zkr_semaphore_t *s, int count, zkr_semaphore_cb cb,
 {
     if (!s || !cb || count < 1)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->obj.mu);
     if (count > s->max) {
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->obj.mu);
         return ZKR_EINVAL;
     }
     if (s->freed || zkr__client_closed(s->c)) {
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->obj.mu);
         return ZKR_ECLOSED;
     }
     if (s->state != S_IDLE) {
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->obj.mu);
         return ZKR_EBUSY;
     }
     s->cb = cb;
@@ -572,9 +532,9 @@ int zkr_semaphore_cancel(zkr_semaphore_t *s)
 {
     if (!s)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->obj.mu);
     if (s->state == S_IDLE) {
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->obj.mu);
         return ZKR_ENOTHELD;
     }
     finish(s, ZKR_ECANCELED);
@@ -586,9 +546,9 @@ int zkr_semaphore_release(zkr_semaphore_t *s, int count)
 {
     if (!s || count < 1)
         return ZKR_EINVAL;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->obj.mu);
     if (count > s->nheld - s->got) {
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->obj.mu);
         return ZKR_ENOTHELD;
     }
     /* leases of a pending call sit at the end of held: release older ones */
@@ -599,7 +559,7 @@ int zkr_semaphore_release(zkr_semaphore_t *s, int count)
         delete_lease(s, name);
         free(name);
     }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->obj.mu);
     return ZKR_OK;
 }
 
@@ -608,9 +568,9 @@ int zkr_semaphore_held(zkr_semaphore_t *s)
     int n;
     if (!s)
         return 0;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->obj.mu);
     n = s->nheld - s->got;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->obj.mu);
     return n;
 }
 
@@ -619,18 +579,18 @@ void zkr_semaphore_free(zkr_semaphore_t *s)
     if (!s)
         return;
     zkr_client_remove_listener(s->c, on_state, s);
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->obj.mu);
     s->freed = 1;
     if (s->state != S_IDLE)
         finish(s, ZKR_ECANCELED);
     unlock_fire(s);
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->obj.mu);
     for (int i = 0; i < s->nheld; i++) {
         delete_lease(s, s->held[i]);
         free(s->held[i]);
     }
     s->nheld = 0;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->obj.mu);
     zkr_lock_free(s->mutex);
-    sem_unref(s);
+    zkr__obj_unref(&s->obj);
 }
