@@ -821,14 +821,16 @@ static PyMethodDef client_methods[] = {
     {"Lock", (PyCFunction)(void (*)(void))client_lock,
      METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("Lock($self, /, path, data=None, reentrant=True, "
-               "timeout=None)\n--\n\n"
-               "A zkr.Lock on path (Curator's InterProcessMutex layout).")},
+               "timeout=None, *, acl=None)\n--\n\n"
+               "A zkr.Lock on path (Curator's InterProcessMutex layout); "
+               "acl: ACL of the nodes it creates (None: the client's).")},
     {"RWLock", (PyCFunction)(void (*)(void))client_rwlock,
      METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("RWLock($self, /, path, data=None, reentrant=True, "
-               "timeout=None)\n--\n\n"
+               "timeout=None, *, acl=None)\n--\n\n"
                "A zkr.RWLock on path (Curator's InterProcessReadWriteLock "
-               "layout).")},
+               "layout); acl: ACL of the nodes it creates (None: the "
+               "client's).")},
     {"Semaphore", (PyCFunction)(void (*)(void))client_semaphore,
      METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("Semaphore($self, /, path, max_leases, data=None, "
@@ -837,15 +839,18 @@ static PyMethodDef client_methods[] = {
                "layout).")},
     {"Queue", (PyCFunction)(void (*)(void))client_queue,
      METH_VARARGS | METH_KEYWORDS,
-     PyDoc_STR("Queue($self, /, path, shards=0, prefetch=0)\n--\n\n"
+     PyDoc_STR("Queue($self, /, path, shards=0, prefetch=0, *, "
+               "acl=None)\n--\n\n"
                "A zkr.Queue on path (Curator's SimpleDistributedQueue "
-               "layout).")},
+               "layout); acl: ACL of the nodes it creates (None: the "
+               "client's).")},
     {"Election", (PyCFunction)(void (*)(void))client_election,
      METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("Election($self, /, path, id=None, *, on_leader=None, "
-               "on_lost=None, join=True, timeout=None)\n--\n\n"
+               "on_lost=None, join=True, timeout=None, acl=None)\n--\n\n"
                "A zkr.Election candidate on path (Curator's LeaderLatch "
-               "layout).")},
+               "layout); acl: ACL of the nodes it creates (None: the "
+               "client's).")},
     {"Config", (PyCFunction)(void (*)(void))client_config,
      METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("Config($self, /, path, callback=None, *, children=False, "
@@ -866,23 +871,26 @@ static PyMethodDef client_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("register($self, /, path, data=None, *, persistent=False, "
                "keep=False, container_parents=False, on_state=None, "
-               "timeout=None)\n--\n\n"
+               "timeout=None, acl=None)\n--\n\n"
                "Register the node path (ephemeral by default) and keep it "
-               "registered across sessions; a zkr.Registration.")},
+               "registered across sessions; a zkr.Registration. acl: ACL "
+               "of the nodes it creates (None: the client's).")},
     {"register_service", (PyCFunction)(void (*)(void))
      zkrpy_register_service, METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("register_service($self, /, name, address=None, port=None, "
                "*, id=None, ssl_port=None, payload=None, uri_spec=None, "
                "service_type='DYNAMIC', base=zkr.DISCOVERY_BASE, "
-               "on_state=None, timeout=None)\n--\n\n"
+               "on_state=None, timeout=None, acl=None)\n--\n\n"
                "Register a Curator x-discovery ServiceInstance at "
-               "base/name/id; a zkr.Registration.")},
+               "base/name/id; a zkr.Registration. acl: ACL of the nodes "
+               "it creates (None: the client's).")},
     {"register_dubbo", (PyCFunction)(void (*)(void))zkrpy_register_dubbo,
      METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("register_dubbo($self, /, url, *, root=zkr.DUBBO_ROOT, "
-               "on_state=None, timeout=None)\n--\n\n"
+               "on_state=None, timeout=None, acl=None)\n--\n\n"
                "Register a Dubbo URL (plain text) in Dubbo's ZooKeeper "
-               "registry layout; a zkr.Registration.")},
+               "registry layout; a zkr.Registration. acl: ACL of the "
+               "nodes it creates (None: the client's).")},
     {"Discovery", (PyCFunction)(void (*)(void))client_discovery,
      METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("Discovery($self, /, path, layout=zkr.LAYOUT_CURATOR, "

@@ -289,10 +289,11 @@ election_repr(ElectionObject *self)
 static PyObject *
 election_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"client", "path",    "id",      "on_leader",
-                             "on_lost", "join",   "timeout", NULL};
+    static char *kwlist[] = {"client",  "path", "id",      "on_leader",
+                             "on_lost", "join", "timeout", "acl", NULL};
     PyObject *client, *on_leader = Py_None, *on_lost = Py_None;
-    PyObject *timeout = Py_None;
+    PyObject *timeout = Py_None, *acl_arg = Py_None;
+    zkr_acl_t acl; /* o.acl may point here: zkr_election_new copies it */
     const char *path, *id = NULL;
     Py_ssize_t id_len = 0;
     int join = 1, ms, rc;
@@ -301,13 +302,15 @@ election_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     zkr_client_t *zc;
     ElectionObject *self;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Os|z#$OOpO:Election",
+    zkr_election_opts_init(&o);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Os|z#$OOpOO:Election",
                                      kwlist, &client, &path, &id, &id_len,
                                      &on_leader, &on_lost, &join,
-                                     &timeout) ||
+                                     &timeout, &acl_arg) ||
         zkrpy_timeout_ms(timeout, &ms) < 0 ||
         zkrpy_check_callable(on_leader, "on_leader") < 0 ||
-        zkrpy_check_callable(on_lost, "on_lost") < 0) {
+        zkrpy_check_callable(on_lost, "on_lost") < 0 ||
+        zkrpy_acl_arg(acl_arg, &acl, &o.acl) < 0) {
         return NULL;
     }
     if (id != NULL && (size_t)id_len != strlen(id)) {
@@ -332,7 +335,6 @@ election_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         Py_DECREF(self);
         return NULL;
     }
-    zkr_election_opts_init(&o);
     o.id = id;
     o.on_leader = on_leader_cb;
     o.on_lost = on_lost_cb;
@@ -434,7 +436,7 @@ PyTypeObject zkrpy_ElectionType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = PyDoc_STR(
         "Election(client, path, id=None, *, on_leader=None, on_lost=None, "
-        "join=True, timeout=None)\n--\n\n"
+        "join=True, timeout=None, acl=None)\n--\n\n"
         "A candidate in a leader election; usually made with "
         "client.Election(path). Nodes are `_c_<uuid>-latch-<seq>` under "
         "path holding the id (default 'host:pid'), the layout of "
@@ -451,7 +453,11 @@ PyTypeObject zkrpy_ElectionType = {
         "(or the thread calling resign() or close()), one at a time and "
         "in order, holding the GIL: keep them short; blocking zkr calls "
         "made there raise Deadlock. After a lost session the candidate "
-        "rejoins by itself. A context manager that closes (resigns)."),
+        "rejoins by itself. A context manager that closes (resigns).\n\n"
+        "acl (ACL_OPEN, ACL_CREATOR_ALL or ACL_READ_ONLY) is the ACL of "
+        "the nodes the candidate creates, its own and missing parents; "
+        "None takes the client's acl. ACL_CREATOR_ALL needs a client with "
+        "a digest (else InvalidArgument)."),
     .tp_new = election_new,
     .tp_dealloc = zkrpy_obj_dealloc,
     .tp_traverse = (traverseproc)election_traverse,

@@ -479,6 +479,44 @@ zkrpy_check_callable(PyObject *fn, const char *what)
     return 0;
 }
 
+int
+zkrpy_acl_arg(PyObject *obj, zkr_acl_t *buf, const zkr_acl_t **acl)
+{
+    PyObject *num;
+    long v;
+    int overflow;
+
+    *acl = NULL;
+    if (obj == NULL || obj == Py_None) {
+        return 0;
+    }
+    /* As the "i" of Client(acl=): ints and objects with __index__. */
+    if (!PyIndex_Check(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "acl must be zkr.ACL_OPEN, ACL_CREATOR_ALL, "
+                     "ACL_READ_ONLY or None, not %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    num = PyNumber_Index(obj);
+    if (num == NULL) {
+        return -1;
+    }
+    v = PyLong_AsLongAndOverflow(num, &overflow);
+    Py_DECREF(num);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow != 0 || (v != ZKR_ACL_OPEN && v != ZKR_ACL_CREATOR_ALL &&
+                          v != ZKR_ACL_READ_ONLY)) {
+        zkrpy_raise(ZKR_EINVAL, "acl");
+        return -1;
+    }
+    *buf = (zkr_acl_t)v;
+    *acl = buf;
+    return 0;
+}
+
 /* ---- callback gating ---------------------------------------------------- */
 
 static pthread_mutex_t cb_mu = PTHREAD_MUTEX_INITIALIZER;

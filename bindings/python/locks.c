@@ -271,18 +271,19 @@ typedef struct {
     int timeout_ms;
 } lock_args_t;
 
-/* Parses (client, path, data=None, reentrant=True, timeout=None) with fmt
- * and makes the native lock: a zkr_rwlock_t when rw is set, else a
- * zkr_lock_t. Returns it, or NULL with an exception set. */
+/* Parses (client, path, data=None, reentrant=True, timeout=None, *,
+ * acl=None) with fmt and makes the native lock: a zkr_rwlock_t when rw is
+ * set, else a zkr_lock_t. Returns it, or NULL with an exception set. */
 static void *
 native_new(PyObject *args, PyObject *kwds, const char *fmt, int rw,
            lock_args_t *a)
 {
     static char *kwlist[] = {"client", "path", "data", "reentrant",
-                             "timeout", NULL};
-    PyObject *data = Py_None, *timeout = Py_None;
+                             "timeout", "acl", NULL};
+    PyObject *data = Py_None, *timeout = Py_None, *acl_arg = Py_None;
     int reentrant = 1, rc;
     Py_buffer view;
+    zkr_acl_t acl; /* o.acl may point here: zkr_*lock_new copies it */
     zkr_lock_opts_t o;
     zkr_lock_t *l = NULL;
     zkr_rwlock_t *h = NULL;
@@ -290,15 +291,18 @@ native_new(PyObject *args, PyObject *kwds, const char *fmt, int rw,
 
     if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &a->client,
                                      &a->path, &data, &reentrant,
-                                     &timeout) ||
+                                     &timeout, &acl_arg) ||
         zkrpy_timeout_ms(timeout, &a->timeout_ms) < 0) {
+        return NULL;
+    }
+    zkr_lock_opts_init(&o);
+    if (zkrpy_acl_arg(acl_arg, &acl, &o.acl) < 0) {
         return NULL;
     }
     zc = zkrpy_client_enter_data(a->client, data, &view);
     if (zc == NULL) {
         return NULL;
     }
-    zkr_lock_opts_init(&o);
     o.data = view.buf;
     o.data_len = (size_t)view.len;
     o.reentrant = reentrant;
@@ -318,7 +322,7 @@ static PyObject *
 lock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     lock_args_t a;
-    zkr_lock_t *l = native_new(args, kwds, "Os|OpO:Lock", 0, &a);
+    zkr_lock_t *l = native_new(args, kwds, "Os|OpO$O:Lock", 0, &a);
     LockObject *self;
 
     if (l == NULL) {
@@ -414,13 +418,18 @@ PyTypeObject zkrpy_LockType = {
     .tp_basicsize = sizeof(LockObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = PyDoc_STR(
-        "Lock(client, path, data=None, reentrant=True, timeout=None)\n--\n\n"
+        "Lock(client, path, data=None, reentrant=True, timeout=None, *, "
+        "acl=None)\n--\n\n"
         "A fair distributed mutex with fencing tokens; usually made with "
         "client.Lock(path). Nodes are `_c_<uuid>-lock-<seq>` under path, "
         "as Curator's InterProcessMutex, so zkr, Curator and the zkr-lock "
         "command exclude each other. data is stored in the lock node "
         "(default 'host:pid'). `with lock as token:` acquires (raising "
-        "LockTimeout after timeout seconds if one is given) and releases."),
+        "LockTimeout after timeout seconds if one is given) and releases. "
+        "acl (ACL_OPEN, ACL_CREATOR_ALL or ACL_READ_ONLY) is the ACL of "
+        "the nodes the lock creates, its own and missing parents; None "
+        "takes the client's acl. ACL_CREATOR_ALL needs a client with a "
+        "digest (else InvalidArgument)."),
     .tp_new = lock_new,
     .tp_dealloc = (destructor)lock_dealloc,
     .tp_traverse = (traverseproc)lock_traverse,
@@ -455,7 +464,7 @@ static PyObject *
 rwlock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     lock_args_t a;
-    zkr_rwlock_t *h = native_new(args, kwds, "Os|OpO:RWLock", 1, &a);
+    zkr_rwlock_t *h = native_new(args, kwds, "Os|OpO$O:RWLock", 1, &a);
     RWLockObject *self;
     int ms = a.timeout_ms;
 
@@ -538,11 +547,14 @@ PyTypeObject zkrpy_RWLockType = {
     .tp_basicsize = sizeof(RWLockObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = PyDoc_STR(
-        "RWLock(client, path, data=None, reentrant=True, timeout=None)\n"
+        "RWLock(client, path, data=None, reentrant=True, timeout=None, *, "
+        "acl=None)\n"
         "--\n\n"
         "A read/write lock with Curator's InterProcessReadWriteLock "
         "layout; usually made with client.RWLock(path). Use its "
-        "read_lock and write_lock like zkr.Lock objects."),
+        "read_lock and write_lock like zkr.Lock objects. acl is the ACL "
+        "of the nodes both sides create, as for zkr.Lock (None: the "
+        "client's)."),
     .tp_new = rwlock_new,
     .tp_dealloc = zkrpy_obj_dealloc,
     .tp_traverse = (traverseproc)rwlock_traverse,

@@ -314,24 +314,30 @@ queue_repr(QueueObject *self)
 static PyObject *
 queue_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"client", "path", "shards", "prefetch", NULL};
-    PyObject *client;
+    static char *kwlist[] = {"client", "path", "shards", "prefetch", "acl",
+                             NULL};
+    PyObject *client, *acl_arg = Py_None;
     const char *path;
     int shards = 0, prefetch = 0, rc;
+    zkr_acl_t acl; /* o.acl may point here: zkr_queue_new copies it */
     zkr_queue_opts_t o;
     zkr_queue_t *q = NULL;
     zkr_client_t *zc;
     QueueObject *self;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Os|ii:Queue", kwlist,
-                                     &client, &path, &shards, &prefetch)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Os|ii$O:Queue", kwlist,
+                                     &client, &path, &shards, &prefetch,
+                                     &acl_arg)) {
+        return NULL;
+    }
+    zkr_queue_opts_init(&o);
+    if (zkrpy_acl_arg(acl_arg, &acl, &o.acl) < 0) {
         return NULL;
     }
     zc = zkrpy_client_enter(client);
     if (zc == NULL) {
         return NULL;
     }
-    zkr_queue_opts_init(&o);
     o.shards = shards;
     o.prefetch = prefetch;
     Py_BEGIN_ALLOW_THREADS
@@ -426,15 +432,20 @@ PyTypeObject zkrpy_QueueType = {
     .tp_basicsize = sizeof(QueueObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = PyDoc_STR(
-        "Queue(client, path, shards=0, prefetch=0)\n--\n\n"
+        "Queue(client, path, shards=0, prefetch=0, *, acl=None)\n--\n\n"
         "A distributed FIFO queue; usually made with client.Queue(path). "
         "Items are PERSISTENT_SEQUENTIAL nodes `qn-<seq>` under path, the "
         "layout of Curator's SimpleDistributedQueue, so Java, C (the "
         "zkr-queue command) and Python producers and consumers share a "
         "queue. shards > 0 spreads items over that many buckets for very "
         "large queues (every client of the path must use sharded mode); "
-        "prefetch claims that many items ahead of the takes. The object "
-        "may be shared by threads; a context manager that closes it."),
+        "prefetch claims that many items ahead of the takes. acl "
+        "(ACL_OPEN, ACL_CREATOR_ALL or ACL_READ_ONLY) is the ACL of the "
+        "nodes this object creates: items, shards, leases, claim markers "
+        "and missing parents; None takes the client's acl. "
+        "ACL_CREATOR_ALL needs a client with a digest (else "
+        "InvalidArgument). The object may be shared by threads; a context "
+        "manager that closes it."),
     .tp_new = queue_new,
     .tp_dealloc = zkrpy_obj_dealloc,
     .tp_traverse = zkrpy_obj_traverse,

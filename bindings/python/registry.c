@@ -66,21 +66,26 @@ typedef int (*reg_create_fn)(zkr_client_t *zc,
                              zkr_registration_t **out);
 
 /* The common part of the three ways to register: makes the object, the
- * native registration (create), and waits until the node exists. */
+ * native registration (create), and waits until the node exists. acl is
+ * the acl= argument (None: the client's). */
 static PyObject *
-registration_make(PyObject *client, PyObject *on_state, int persistent,
-                  int keep, int container_parents, int timeout_ms,
-                  reg_create_fn create, void *arg, const char *what)
+registration_make(PyObject *client, PyObject *on_state, PyObject *acl_arg,
+                  int persistent, int keep, int container_parents,
+                  int timeout_ms, reg_create_fn create, void *arg,
+                  const char *what)
 {
     PyTypeObject *type = &zkrpy_RegistrationType;
     RegistrationObject *self;
+    zkr_acl_t acl; /* o.acl may point here: the _new calls copy it */
     zkr_registration_opts_t o;
     zkr_registration_t *r = NULL;
     zkr_client_t *zc;
     char buf[4200];
     int rc;
 
-    if (zkrpy_check_callable(on_state, "on_state") < 0) {
+    zkr_registration_opts_init(&o);
+    if (zkrpy_check_callable(on_state, "on_state") < 0 ||
+        zkrpy_acl_arg(acl_arg, &acl, &o.acl) < 0) {
         return NULL;
     }
     self = (RegistrationObject *)zkrpy_obj_alloc(type, client, NULL);
@@ -95,7 +100,6 @@ registration_make(PyObject *client, PyObject *on_state, int persistent,
         Py_DECREF(self);
         return NULL;
     }
-    zkr_registration_opts_init(&o);
     o.persistent = persistent;
     o.keep_on_free = keep;
     o.container_parents = container_parents;
@@ -150,22 +154,22 @@ registration_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"client", "path", "data", "persistent", "keep",
                              "container_parents", "on_state", "timeout",
-                             NULL};
+                             "acl", NULL};
     PyObject *client, *data = Py_None, *on_state = Py_None;
-    PyObject *timeout = Py_None, *r;
+    PyObject *timeout = Py_None, *acl = Py_None, *r;
     int persistent = 0, keep = 0, containers = 0, ms;
     raw_arg_t a;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Os|O$pppOO:Registration",
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Os|O$pppOOO:Registration",
                                      kwlist, &client, &a.path, &data,
                                      &persistent, &keep, &containers,
-                                     &on_state, &timeout) ||
+                                     &on_state, &timeout, &acl) ||
         zkrpy_timeout_ms(timeout, &ms) < 0 ||
         zkrpy_get_data(data, &a.data) < 0) {
         return NULL;
     }
-    r = registration_make(client, on_state, persistent, keep, containers,
-                          ms, create_raw, &a, a.path);
+    r = registration_make(client, on_state, acl, persistent, keep,
+                          containers, ms, create_raw, &a, a.path);
     PyBuffer_Release(&a.data);
     return r;
 }
@@ -280,19 +284,20 @@ zkrpy_register_service(PyObject *client, PyObject *args, PyObject *kwds)
     static char *kwlist[] = {"name",     "address",      "port",
                              "id",       "ssl_port",     "payload",
                              "uri_spec", "service_type", "base",
-                             "on_state", "timeout",      NULL};
+                             "on_state", "timeout",      "acl",
+                             NULL};
     const char *name, *address = NULL, *id = NULL, *uri_spec = NULL;
     const char *stype = "DYNAMIC", *base = NULL;
     PyObject *port = Py_None, *ssl_port = Py_None, *payload = Py_None;
     PyObject *on_state = Py_None, *timeout = Py_None, *uuid = NULL;
-    PyObject *json = NULL, *r = NULL;
+    PyObject *acl = Py_None, *json = NULL, *r = NULL;
     curator_arg_t a;
     int ms;
 
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "s|zO$zOOzszOO:register_service", kwlist, &name,
+            args, kwds, "s|zO$zOOzszOOO:register_service", kwlist, &name,
             &address, &port, &id, &ssl_port, &payload, &uri_spec, &stype,
-            &base, &on_state, &timeout) ||
+            &base, &on_state, &timeout, &acl) ||
         zkrpy_timeout_ms(timeout, &ms) < 0) {
         return NULL;
     }
@@ -320,8 +325,8 @@ zkrpy_register_service(PyObject *client, PyObject *args, PyObject *kwds)
             goto done;
         }
     }
-    r = registration_make(client, on_state, 0, 0, 1, ms, create_curator, &a,
-                          name);
+    r = registration_make(client, on_state, acl, 0, 0, 1, ms, create_curator,
+                          &a, name);
 done:
     Py_XDECREF(uuid);
     Py_XDECREF(json);
@@ -347,15 +352,16 @@ create_dubbo(zkr_client_t *zc, const zkr_registration_opts_t *o, void *arg,
 PyObject *
 zkrpy_register_dubbo(PyObject *client, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"url", "root", "on_state", "timeout", NULL};
+    static char *kwlist[] = {"url",     "root", "on_state",
+                             "timeout", "acl",  NULL};
     const char *text;
-    PyObject *on_state = Py_None, *timeout = Py_None, *r;
+    PyObject *on_state = Py_None, *timeout = Py_None, *acl = Py_None, *r;
     dubbo_arg_t a = {NULL, NULL};
     int ms, rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|$zOO:register_dubbo",
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|$zOOO:register_dubbo",
                                      kwlist, &text, &a.root, &on_state,
-                                     &timeout) ||
+                                     &timeout, &acl) ||
         zkrpy_timeout_ms(timeout, &ms) < 0) {
         return NULL;
     }
@@ -363,8 +369,8 @@ zkrpy_register_dubbo(PyObject *client, PyObject *args, PyObject *kwds)
     if (rc != ZKR_OK) {
         return zkrpy_raise(rc, text);
     }
-    r = registration_make(client, on_state, 0, 0, 0, ms, create_dubbo, &a,
-                          text);
+    r = registration_make(client, on_state, acl, 0, 0, 0, ms, create_dubbo,
+                          &a, text);
     zkr_dubbo_url_free(a.url);
     return r;
 }
@@ -465,7 +471,7 @@ PyTypeObject zkrpy_RegistrationType = {
     .tp_doc = PyDoc_STR(
         "Registration(client, path, data=None, *, persistent=False, "
         "keep=False, container_parents=False, on_state=None, "
-        "timeout=None)\n--\n\n"
+        "timeout=None, acl=None)\n--\n\n"
         "A node kept registered for as long as the object is open: "
         "re-created on every new session and when somebody deletes it. "
         "Usually made with client.register(path, data), "
@@ -479,7 +485,12 @@ PyTypeObject zkrpy_RegistrationType = {
         "next session), ENONODE (deleted by somebody; being re-created), "
         "or an error that stops the registration until the next session. "
         "It runs on a ZooKeeper thread holding the GIL: keep it short. A "
-        "context manager that unregisters."),
+        "context manager that unregisters.\n\n"
+        "acl (ACL_OPEN, ACL_CREATOR_ALL or ACL_READ_ONLY) is the ACL of "
+        "the nodes the registration creates, its own and missing parents "
+        "(the same for register_service and register_dubbo); None takes "
+        "the client's acl. ACL_CREATOR_ALL needs a client with a digest "
+        "(else InvalidArgument)."),
     .tp_new = registration_new,
     .tp_dealloc = zkrpy_obj_dealloc,
     .tp_traverse = zkrpy_obj_traverse,

@@ -1327,6 +1327,188 @@ class RegistryTest(ZkrTestCase):
         wait_for(lambda: len(d) == 0, "the removal")
 
 
+class RecipeAclTest(ZkrTestCase):
+    """acl= of the recipes: nodes made with ACL_CREATOR_ALL are readable
+    only with their creator's digest; None keeps the client's acl."""
+
+    URL = "dubbo://10.0.0.5:20880/org.example.Greeter?side=provider"
+
+    def setUp(self):
+        super().setUp()
+        # both with the client default ACL_OPEN: only acl= makes it private
+        self.a = self.client(digest="alice:secret")
+        self.b = self.client(digest="bob:secret")
+
+    def private(self, *paths):
+        # Only alice can list her private nodes, so she removes them before
+        # the clients close (cleanups run last first); the recipe objects
+        # are closed by then.
+        for path in paths:
+            self.addCleanup(self.a.delete_recursive, path)
+
+    def assert_private(self, node):
+        with self.assertRaises(zkr.NoAuth) as cm:
+            self.b.get(node)
+        self.assertEqual(cm.exception.code, zkr.ENOAUTH)
+        self.assertRaises(zkr.NoAuth, self.c.get, node)  # no digest at all
+        self.a.get(node)  # the creator reads it
+
+    def test_lock(self):
+        self.private("/la")
+        lock = self.a.Lock("/la", data=b"alice", acl=zkr.ACL_CREATOR_ALL)
+        with lock:
+            self.assert_private("/la/" + lock.node)
+            self.assertEqual(self.a.get("/la/" + lock.node)[0], b"alice")
+            # the lock directory the lock created has the acl as well
+            self.assertRaises(zkr.NoAuth, self.b.children, "/la")
+        lock.close()
+        # bob's lock with the default acl (and with acl=None) is open
+        for path, kw in (("/lb", {}), ("/lc", {"acl": None})):
+            other = self.b.Lock(path, data=b"bob", **kw)
+            with other:
+                self.assertEqual(self.a.get(path + "/" + other.node)[0],
+                                 b"bob")
+            other.close()
+        # acl= overrides a client default of ACL_CREATOR_ALL both ways
+        carol = self.client(digest="carol:secret", acl=zkr.ACL_CREATOR_ALL)
+        self.addCleanup(carol.delete_recursive, "/lp")
+        opened = zkr.Lock(carol, "/lo", data=b"o", acl=zkr.ACL_OPEN)
+        closed = carol.Lock("/lp", acl=None)
+        with opened, closed:
+            self.assertEqual(self.b.get("/lo/" + opened.node)[0], b"o")
+            self.assertRaises(zkr.NoAuth, self.b.get,
+                              "/lp/" + closed.node)
+        opened.close()
+        closed.close()
+
+    def test_rwlock(self):
+        self.private("/rwa")
+        rw = self.a.RWLock("/rwa", acl=zkr.ACL_CREATOR_ALL)
+        with rw.read_lock:
+            self.assert_private("/rwa/" + rw.read_lock.node)
+        with rw.write_lock:
+            self.assert_private("/rwa/" + rw.write_lock.node)
+        rw.close()
+        rw = zkr.RWLock(self.b, "/rwb", data=b"bob")
+        with rw.write_lock:
+            self.assertEqual(self.a.get("/rwb/" + rw.write_lock.node)[0],
+                             b"bob")
+        rw.close()
+
+    def test_queue(self):
+        self.private("/qa", "/qs")
+        q = self.a.Queue("/qa", acl=zkr.ACL_CREATOR_ALL)
+        q.put(b"secret")
+        q.put_batch([b"one", b"two"])
+        items = sorted(self.a.children("/qa"))
+        self.assertEqual(len(items), 3)
+        for item in items:
+            self.assert_private("/qa/" + item)
+        self.assertRaises(zkr.NoAuth, self.b.children, "/qa")
+        # a lease node is the queue's too
+        lease = q.take_lease(timeout=PATIENCE)
+        self.assertEqual(lease.data, b"secret")
+        self.assert_private("/qa/leases/" + items[0])
+        lease.ack()
+        self.assertEqual(q.take(timeout=PATIENCE), b"one")
+        q.close()
+        # sharded: the shard buckets and their items
+        qs = zkr.Queue(self.a, "/qs", shards=2, acl=zkr.ACL_CREATOR_ALL)
+        qs.put(b"s")
+        for shard in self.a.children("/qs"):
+            self.assert_private("/qs/" + shard)
+            for item in self.a.children("/qs/" + shard):
+                self.assert_private("/qs/%s/%s" % (shard, item))
+        self.assertEqual(qs.take(timeout=PATIENCE), b"s")
+        qs.close()
+        # bob's queue with the default acl is open to alice
+        qb = self.b.Queue("/qb")
+        qb.put(b"open")
+        [item] = self.a.children("/qb")
+        self.assertEqual(self.a.get("/qb/" + item)[0], b"open")
+        self.assertEqual(self.a.Queue("/qb").take(timeout=PATIENCE),
+                         b"open")
+        qb.close()
+
+    def test_election(self):
+        self.private("/ea")
+        e = self.a.Election("/ea", id="alice", acl=zkr.ACL_CREATOR_ALL)
+        self.assertTrue(e.wait_leader(timeout=PATIENCE))
+        self.assert_private("/ea/" + e.node)
+        self.assertEqual(self.a.get("/ea/" + e.node)[0], b"alice")
+        self.assertRaises(zkr.NoAuth, self.b.children, "/ea")
+        e.close()
+        with zkr.Election(self.b, "/eb", id="bob") as eb:
+            self.assertEqual(self.a.get("/eb/" + eb.node)[0], b"bob")
+
+    def test_registration(self):
+        self.private("/ra", "/services", "/dubbo")
+        with self.a.register("/ra/me", b"a",
+                             acl=zkr.ACL_CREATOR_ALL) as reg:
+            self.assertEqual(reg.path, "/ra/me")
+            self.assert_private("/ra/me")
+            # the missing parent it created has the acl too
+            self.assertRaises(zkr.NoAuth, self.b.children, "/ra")
+        with self.a.register_service("svc", "10.0.0.1", 80, id="i-1",
+                                     acl=zkr.ACL_CREATOR_ALL) as reg:
+            self.assertEqual(reg.path, "/services/svc/i-1")
+            self.assert_private(reg.path)
+            self.assertRaises(zkr.NoAuth, self.b.children, "/services")
+        with self.a.register_dubbo(self.URL,
+                                   acl=zkr.ACL_CREATOR_ALL) as reg:
+            self.assertTrue(reg.path.startswith(
+                "/dubbo/org.example.Greeter/providers/"))
+            self.assert_private(reg.path)
+        # default acl: open
+        with zkr.Registration(self.b, "/rb", b"bob") as reg:
+            self.assertEqual(self.a.get("/rb")[0], b"bob")
+        # ACL_READ_ONLY: everybody reads, nobody writes
+        with self.a.register("/ro", b"r", acl=zkr.ACL_READ_ONLY):
+            self.assertEqual(self.b.get("/ro")[0], b"r")
+            self.assertRaises(zkr.NoAuth, self.b.set, "/ro", b"x")
+            self.assertRaises(zkr.NoAuth, self.a.set, "/ro", b"x")
+
+    def test_bad_acl(self):
+        url = self.URL
+        makers = {
+            "Lock": lambda c, **kw: c.Lock("/x", **kw),
+            "RWLock": lambda c, **kw: c.RWLock("/x", **kw),
+            "Queue": lambda c, **kw: c.Queue("/x", **kw),
+            "Election": lambda c, **kw: c.Election("/x", **kw),
+            "register": lambda c, **kw: c.register("/x", **kw),
+            "register_service": lambda c, **kw: c.register_service(
+                "svc", "10.0.0.1", 80, **kw),
+            "register_dubbo": lambda c, **kw: c.register_dubbo(url, **kw),
+        }
+        for name, make in makers.items():
+            for bad in (99, -1, 2 ** 80):
+                with self.assertRaises(zkr.InvalidArgument,
+                                       msg="%s acl=%r" % (name, bad)) as cm:
+                    make(self.a, acl=bad)
+                self.assertEqual(cm.exception.code, zkr.EINVAL)
+            for bad in ("x", 1.0, b"\x01"):
+                with self.assertRaises(TypeError,
+                                       msg="%s acl=%r" % (name, bad)):
+                    make(self.a, acl=bad)
+            # ACL_CREATOR_ALL needs a digest: the C call's EINVAL
+            with self.assertRaises(zkr.InvalidArgument,
+                                   msg="%s without digest" % name) as cm:
+                make(self.c, acl=zkr.ACL_CREATOR_ALL)
+            self.assertEqual(cm.exception.code, zkr.EINVAL)
+        # nothing was created by the refused calls
+        for path in ("/x", "/services", "/dubbo"):
+            self.assertIsNone(self.c.exists(path), path)
+        # acl is keyword-only
+        self.assertRaises(TypeError, self.a.Lock, "/x", None, True, None,
+                          zkr.ACL_OPEN)
+        self.assertRaises(TypeError, self.a.Queue, "/x", 0, 0, zkr.ACL_OPEN)
+        # the open ACLs need no digest
+        self.private("/ok")
+        for acl in (zkr.ACL_OPEN, zkr.ACL_READ_ONLY, None):
+            self.c.Queue("/ok/q", acl=acl).close()
+            self.c.Election("/ok/e", join=False, acl=acl).close()
+
+
 @unittest.skipUnless(ZKR_QUEUE_CLI and ZKR_REGISTRY_CLI and ZKR_CONFIG_CLI,
                      "ZKR_QUEUE_CLI, ZKR_REGISTRY_CLI, ZKR_CONFIG_CLI not set")
 class RecipeInteropTest(unittest.TestCase):

@@ -242,6 +242,17 @@ int zkrpy_blocking_timeout(int blocking, PyObject *timeout, int *ms);
 /* 0, or -1 with TypeError("<what> must be callable or None"). */
 int zkrpy_check_callable(PyObject *fn, const char *what);
 
+/* The acl=None argument of the recipes (opts.acl of zkr_lock_new,
+ * zkr_rwlock_new, zkr_queue_new, zkr_election_new, zkr_registration_new*):
+ * None (or NULL) sets *acl to NULL, the client's default; ACL_OPEN,
+ * ACL_CREATOR_ALL or ACL_READ_ONLY is stored in *buf and *acl points to
+ * it. Those calls read the value during the call only (copied), so @buf
+ * may be a local of the caller. 0, or -1 with TypeError (not an int) or
+ * InvalidArgument (EINVAL: any other int), as Client(acl=) raises. Whether
+ * the client may use ACL_CREATOR_ALL (it needs a digest) is for the C call
+ * to tell. */
+int zkrpy_acl_arg(PyObject *obj, zkr_acl_t *buf, const zkr_acl_t **acl);
+
 /* ---- callbacks into Python -------------------------------------------------
  * ZooKeeper threads call into Python only between callback_enter (which
  * returns 0 once the interpreter is shutting down) and callback_leave. */
