@@ -686,6 +686,15 @@ static void start_attempt(zkr_lock_t *l)
 
 /* ---- connection states --------------------------------------------------- */
 
+/* Caller holds l->obj.mu: the session of a hold is gone, so is the hold. */
+static void lost_hold(zkr_lock_t *l)
+{
+    l->state = ST_IDLE;
+    l->holds = 0;
+    l->czxid = 0;
+    notify_state(l, ZKR_ELOCKLOST);
+}
+
 static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
 {
     zkr_lock_t *l = ctx;
@@ -715,14 +724,10 @@ static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
         l->node = NULL;
         l->attempt++;
         l->token++;
-        if (l->state == ST_HELD) {
-            l->state = ST_IDLE;
-            l->holds = 0;
-            l->czxid = 0;
-            notify_state(l, ZKR_ELOCKLOST);
-        } else if (l->state != ST_IDLE) {
+        if (l->state == ST_HELD)
+            lost_hold(l);
+        else if (l->state != ST_IDLE)
             l->state = ST_WAIT_SESSION;
-        }
         break;
     case ZKR_STATE_CONNECTED:
         l->suspended = 0;
@@ -730,7 +735,14 @@ static void on_state(zkr_client_t *c, zkr_state_t st, void *ctx)
             start_attempt(l);
         break;
     case ZKR_STATE_CLOSED:
-        if (l->state != ST_IDLE && l->state != ST_HELD) {
+        if (l->state == ST_HELD) {
+            /* the session ended with the client: so did our node */
+            free(l->node);
+            l->node = NULL;
+            l->attempt++;
+            l->token++;
+            lost_hold(l);
+        } else if (l->state != ST_IDLE) {
             l->attempt++;
             l->state = ST_IDLE;
             finish(l, ZKR_ECANCELED);

@@ -200,6 +200,27 @@ int main(void)
     is(zkr_lock_acquire(b, 0), ZKR_ECLOSED, "lock of a freed client: ECLOSED");
     zkr_lock_free(b);
 
+    /* client freed under a hold: the node went with the session */
+    {
+        zkr_client_t *c3 = zkt_client(hosts, 4000);
+        zkr_lock_opts_t so;
+        zkr_lock_t *h;
+        memset(&k, 0, sizeof k);
+        zkr_lock_opts_init(&so);
+        so.state_cb = count_cb;
+        so.state_ctx = &k;
+        is(zkr_lock_new(c3, "/locks/closed", &so, &h), ZKR_OK, "lock h");
+        is(zkr_lock_acquire(h, 5000), ZKR_OK, "h held");
+        zkr_client_free(c3);
+        is(zkr_lock_is_held(h), 0, "not held once its client is freed");
+        is(zkr_lock_token(h), 0, "no token then");
+        is(atomic_load(&k.calls), 1, "state callback ran once");
+        is(atomic_load(&k.status), ZKR_ELOCKLOST, "with ZKR_ELOCKLOST");
+        is(zkr_lock_release(h), ZKR_ENOTHELD, "release then: ENOTHELD");
+        zkr_lock_free(h);
+        is(atomic_load(&k.calls), 1, "no further state callback on free");
+    }
+
     zkr_lock_free(a);
     zkr_client_free(c1);
     return done_testing();

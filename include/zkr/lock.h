@@ -46,8 +46,9 @@ typedef struct zkr_lock zkr_lock_t;
  * As state callback (zkr_lock_opts_t.state_cb), for a held lock:
  * ZKR_ECONNLOSS = connection suspended, the hold is uncertain (stop
  * touching the resource); ZKR_OK = reconnected with the same session, the
- * hold is certain again; ZKR_ELOCKLOST = the session is gone and so is the
- * lock (zkr_lock_is_held is now 0).
+ * hold is certain again; ZKR_ELOCKLOST = the session is gone (expired, or
+ * closed by zkr_client_free) and so is the lock (zkr_lock_is_held is now
+ * 0).
  */
 typedef void (*zkr_lock_cb)(zkr_lock_t *lock, int status, void *ctx);
 
@@ -87,10 +88,13 @@ ZKR_EXTERN int zkr_lock_new(zkr_client_t *client, const char *path,
  * Acquire, waiting at most @p timeout_ms (-1 forever, 0 = try once).
  * @return ZKR_OK (held); ZKR_EWOULDBLOCK (timeout 0 and held elsewhere);
  *         ZKR_ETIMEDOUT; ZKR_ECANCELED (zkr_lock_cancel from another
- *         thread); ZKR_EBUSY (already acquiring, or held and not
- *         reentrant); ZKR_EDEADLK (called from a callback); ZKR_ECLOSED;
- *         ZKR_ENOAUTH and other ZooKeeper errors; ZKR_EINVAL.
+ *         thread, or the client freed); ZKR_EBUSY (already acquiring, or
+ *         held and not reentrant); ZKR_EDEADLK (called from a callback);
+ *         ZKR_ECLOSED (client freed); ZKR_EAUTHFAILED; ZKR_ENOMEM;
+ *         ZKR_ENOAUTH and other ZooKeeper errors; ZKR_EINVAL (NULL lock).
  * On any error no node of ours is left behind.
+ * Ownership: nothing is returned; our lock node belongs to the handle until
+ * the last release.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_lock_acquire(zkr_lock_t *lock, int timeout_ms);
@@ -99,18 +103,25 @@ ZKR_EXTERN int zkr_lock_acquire(zkr_lock_t *lock, int timeout_ms);
  * Start acquiring; @p cb runs exactly once when held or failed (see
  * zkr_lock_cb). If the lock is already held and reentrant, the hold count
  * grows and cb runs before this returns.
- * @return ZKR_OK (cb will run); ZKR_EBUSY (an acquire is in progress, or
- *         held and not reentrant); ZKR_ECLOSED; ZKR_EINVAL. On error cb
- *         never runs.
+ * @return ZKR_OK (cb will run; if the first create cannot be sent, e.g.
+ *         out of memory, it runs with that error on the calling thread
+ *         before this returns); ZKR_EBUSY (an acquire is in progress, or
+ *         held and not reentrant); ZKR_ECLOSED (client freed); ZKR_EINVAL
+ *         (NULL lock or cb). On error cb never runs.
+ * Ownership: @p ctx is borrowed until @p cb has run.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_lock_acquire_async(zkr_lock_t *lock, zkr_lock_cb cb,
                                       void *ctx);
 
 /**
- * Give up a pending acquire: its callback runs with ZKR_ECANCELED and our
- * node is deleted. No effect when nothing is pending.
- * @return ZKR_OK; ZKR_ENOTHELD (nothing pending); ZKR_EINVAL.
+ * Give up a pending acquire: its callback runs with ZKR_ECANCELED (on the
+ * calling thread, before this returns) and our node is deleted. No effect
+ * when nothing is pending.
+ * @return ZKR_OK; ZKR_ENOTHELD (nothing pending: idle or held);
+ *         ZKR_EINVAL (NULL lock).
+ * Ownership: nothing is kept or returned; the acquire's ctx is not used
+ * after its callback.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_lock_cancel(zkr_lock_t *lock);
@@ -119,22 +130,29 @@ ZKR_EXTERN int zkr_lock_cancel(zkr_lock_t *lock);
  * Release one hold. The last release deletes our node without waiting for
  * the reply (the session orders it before any later request; a lost
  * connection is retried, a lost session deletes the node anyway).
- * @return ZKR_OK; ZKR_ENOTHELD; ZKR_EINVAL.
+ * @return ZKR_OK; ZKR_ENOTHELD (not held, also after ZKR_ELOCKLOST);
+ *         ZKR_EINVAL (NULL lock).
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_lock_release(zkr_lock_t *lock);
 
-/** 1 if held and the connection is up (not SUSPENDED), else 0.
- *  Thread safety: any thread. */
+/** @return 1 if held and the connection is up (not SUSPENDED), else 0;
+ *  0 for NULL, and 0 once the session is gone (expired, or closed by
+ *  zkr_client_free): the node went with it.
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN int zkr_lock_is_held(zkr_lock_t *lock);
 
-/** Fencing token of the current hold (czxid of our node), 0 when not held.
- *  Thread safety: any thread. */
+/** @return the fencing token of the current hold (czxid of our node),
+ *  also while SUSPENDED; 0 when not held (also once the session is gone)
+ *  and for NULL.
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN int64_t zkr_lock_token(zkr_lock_t *lock);
 
 /**
  * Name of our lock node (e.g. "_c_...-lock-0000000007") into @p buf.
  * @return ZKR_OK; ZKR_ENOTHELD (no node); ZKR_EINVAL (NULL or small buf).
+ * Ownership: @p buf is the caller's; nothing is kept.
  * Thread safety: any thread.
  */
 ZKR_EXTERN int zkr_lock_node(zkr_lock_t *lock, char *buf, size_t len);
