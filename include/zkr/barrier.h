@@ -76,7 +76,10 @@ ZKR_EXTERN int zkr_barrier_new(zkr_client_t *client, const char *path,
  * @param flags ZKR_PERSISTENT (stays until removed) or ZKR_EPHEMERAL (goes
  *        when this client's session ends).
  * @return ZKR_OK; ZKR_EINVAL (NULL, other flags); ZKR_ECONNLOSS;
- *         ZKR_ECLOSED; ZKR_EDEADLK; ZooKeeper errors.
+ *         ZKR_ECLOSED; ZKR_EDEADLK; ZKR_ENOMEM; ZooKeeper errors (such as
+ *         ZKR_ENOAUTH, ZKR_ESESSIONEXPIRED).
+ * Ownership: nothing is kept or returned; the node belongs to the
+ * ensemble (an ephemeral one to this client's current session).
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_barrier_set(zkr_barrier_t *b, int flags);
@@ -85,7 +88,9 @@ ZKR_EXTERN int zkr_barrier_set(zkr_barrier_t *b, int flags);
  * Take the barrier down (delete the node). Removing a barrier that is not
  * up is no error.
  * @return ZKR_OK; ZKR_EINVAL; ZKR_ENOTEMPTY (the node has children);
- *         ZKR_ECONNLOSS; ZKR_ECLOSED; ZKR_EDEADLK; ZooKeeper errors.
+ *         ZKR_ECONNLOSS; ZKR_ECLOSED; ZKR_EDEADLK; ZKR_ENOMEM; ZooKeeper
+ *         errors.
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_barrier_remove(zkr_barrier_t *b);
@@ -94,28 +99,37 @@ ZKR_EXTERN int zkr_barrier_remove(zkr_barrier_t *b);
  * Wait until the barrier is down, at most @p timeout_ms (-1 forever, 0 =
  * just look).
  * @return ZKR_OK; ZKR_ETIMEDOUT (still up); ZKR_EBUSY (a wait is pending
- *         on this handle); ZKR_EINVAL; ZKR_ECLOSED; ZKR_EDEADLK; ZooKeeper
- *         errors.
+ *         on this handle); ZKR_ECANCELED (zkr_barrier_cancel from another
+ *         thread, or the client was freed); ZKR_EAUTHFAILED; ZKR_EINVAL;
+ *         ZKR_ECLOSED; ZKR_EDEADLK; ZKR_ENOMEM; ZooKeeper errors.
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_barrier_wait(zkr_barrier_t *b, int timeout_ms);
 
 /**
  * Start waiting until the barrier is down; @p cb runs exactly once if this
- * returns ZKR_OK (at once, on the completion thread, if it is down).
- * @return ZKR_OK; ZKR_EINVAL; ZKR_EBUSY; ZKR_ECLOSED; ZKR_ENOMEM.
+ * returns ZKR_OK (at once, on the completion thread, if it is down). Out
+ * of memory while starting reaches @p cb as ZKR_ENOMEM, on the calling
+ * thread before this returns; a refused authentication as ZKR_EAUTHFAILED.
+ * @return ZKR_OK; ZKR_EINVAL (NULL b or cb); ZKR_EBUSY; ZKR_ECLOSED.
+ * Ownership: @p ctx is borrowed until @p cb has run.
  * Thread safety: any thread, also callbacks.
  */
 ZKR_EXTERN int zkr_barrier_wait_async(zkr_barrier_t *b, zkr_barrier_cb cb,
                                       void *ctx);
 
-/** Cancel a pending wait (callback with ZKR_ECANCELED).
+/** Cancel a pending wait: its callback runs with ZKR_ECANCELED on the
+ *  calling thread before this returns.
  *  @return ZKR_OK; ZKR_ENOTHELD (nothing pending); ZKR_EINVAL.
- *  Thread safety: any thread, also callbacks. */
+ *  Ownership: nothing is kept or returned; the wait's ctx is not used
+ *  again. Thread safety: any thread, also callbacks. */
 ZKR_EXTERN int zkr_barrier_cancel(zkr_barrier_t *b);
 
-/** Cancel a pending wait and free the handle; the barrier node is left as
- *  it is. Accepts NULL. Thread safety: call once. */
+/** Cancel a pending wait (its callback runs with ZKR_ECANCELED on the
+ *  calling thread) and free the handle; the barrier node is left as it is.
+ *  Accepts NULL. Ownership: the handle is invalid once this returns.
+ *  Thread safety: call once, when no other thread uses the handle. */
 ZKR_EXTERN void zkr_barrier_free(zkr_barrier_t *b);
 
 /**
@@ -134,15 +148,22 @@ ZKR_EXTERN int zkr_double_barrier_new(zkr_client_t *client,
  * (-1 forever, 0 = only if it is open already).
  * @return ZKR_OK; ZKR_ETIMEDOUT (not open in time; our member node is
  *         deleted); ZKR_EBUSY (entered already, or an enter or leave is
- *         pending); ZKR_EINVAL; ZKR_ECLOSED; ZKR_EDEADLK; ZooKeeper errors.
+ *         pending); ZKR_ECANCELED (zkr_double_barrier_cancel from another
+ *         thread, or the client was freed); ZKR_EAUTHFAILED; ZKR_EINVAL;
+ *         ZKR_ECLOSED; ZKR_EDEADLK; ZKR_ENOMEM; ZooKeeper errors.
+ * Ownership: nothing is returned; the member node belongs to the handle
+ * until it leaves (or is canceled or freed).
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_double_barrier_enter(zkr_double_barrier_t *d,
                                         int timeout_ms);
 
 /**
- * Start entering; @p cb runs exactly once if this returns ZKR_OK.
- * @return ZKR_OK; ZKR_EINVAL; ZKR_EBUSY; ZKR_ECLOSED; ZKR_ENOMEM.
+ * Start entering; @p cb runs exactly once if this returns ZKR_OK. Out of
+ * memory while starting reaches @p cb as ZKR_ENOMEM, on the calling thread
+ * before this returns; a refused authentication as ZKR_EAUTHFAILED.
+ * @return ZKR_OK; ZKR_EINVAL (NULL d or cb); ZKR_EBUSY; ZKR_ECLOSED.
+ * Ownership: @p ctx is borrowed until @p cb has run.
  * Thread safety: any thread, also callbacks.
  */
 ZKR_EXTERN int zkr_double_barrier_enter_async(zkr_double_barrier_t *d,
@@ -154,33 +175,44 @@ ZKR_EXTERN int zkr_double_barrier_enter_async(zkr_double_barrier_t *d,
  * most @p timeout_ms (-1 forever, 0 = only if everybody else is out).
  * @return ZKR_OK; ZKR_ETIMEDOUT (others are still inside; our node is
  *         deleted, we count as gone); ZKR_EBUSY (not entered, or an enter
- *         or leave is pending); ZKR_EINVAL; ZKR_ECLOSED; ZKR_EDEADLK;
- *         ZooKeeper errors.
+ *         or leave is pending); ZKR_ECANCELED (zkr_double_barrier_cancel
+ *         from another thread, or the client was freed); ZKR_EAUTHFAILED;
+ *         ZKR_EINVAL; ZKR_ECLOSED; ZKR_EDEADLK; ZKR_ENOMEM; ZooKeeper
+ *         errors.
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_double_barrier_leave(zkr_double_barrier_t *d,
                                         int timeout_ms);
 
 /**
- * Start leaving; @p cb runs exactly once if this returns ZKR_OK.
- * @return ZKR_OK; ZKR_EINVAL; ZKR_EBUSY; ZKR_ECLOSED; ZKR_ENOMEM.
+ * Start leaving; @p cb runs exactly once if this returns ZKR_OK (also
+ * with ZKR_ENOMEM or ZKR_EAUTHFAILED).
+ * @return ZKR_OK; ZKR_EINVAL (NULL d or cb); ZKR_EBUSY; ZKR_ECLOSED.
+ * Ownership: @p ctx is borrowed until @p cb has run.
  * Thread safety: any thread, also callbacks.
  */
 ZKR_EXTERN int zkr_double_barrier_leave_async(zkr_double_barrier_t *d,
                                               zkr_double_barrier_cb cb,
                                               void *ctx);
 
-/** Cancel a pending enter or leave (callback with ZKR_ECANCELED; our
- *  member node is deleted). @return ZKR_OK; ZKR_ENOTHELD (nothing
- *  pending); ZKR_EINVAL. Thread safety: any thread, also callbacks. */
+/** Cancel a pending enter or leave (callback with ZKR_ECANCELED, on the
+ *  calling thread before this returns; our member node is deleted).
+ *  @return ZKR_OK; ZKR_ENOTHELD (nothing pending); ZKR_EINVAL.
+ *  Ownership: nothing is kept or returned; the pending call's ctx is not
+ *  used again. Thread safety: any thread, also callbacks. */
 ZKR_EXTERN int zkr_double_barrier_cancel(zkr_double_barrier_t *d);
 
-/** 1 while entered (enter succeeded, leave not begun), else 0.
- *  Thread safety: any thread. */
+/** @return 1 while entered (enter succeeded, leave not begun; it stays 1
+ *  if the session ends or the client is freed meanwhile, though the
+ *  member node is gone then), else 0; 0 for NULL.
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN int zkr_double_barrier_is_in(zkr_double_barrier_t *d);
 
-/** Cancel what is pending, delete our member node, free. Accepts NULL.
- *  Thread safety: call once. */
+/** Cancel what is pending (its callback runs with ZKR_ECANCELED on the
+ *  calling thread), delete our member node (in the background), free.
+ *  Accepts NULL. Ownership: the handle is invalid once this returns.
+ *  Thread safety: call once, when no other thread uses the handle. */
 ZKR_EXTERN void zkr_double_barrier_free(zkr_double_barrier_t *d);
 
 #ifdef __cplusplus

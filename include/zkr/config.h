@@ -83,8 +83,10 @@ ZKR_EXTERN int zkr_config_new(zkr_client_t *client, const char *path,
 /**
  * Wait until the cache has loaded once.
  * @param timeout_ms -1 waits forever.
- * @return ZKR_OK; ZKR_ETIMEDOUT; ZKR_ECLOSED; ZKR_EDEADLK (called from a
- *         callback); ZKR_EINVAL.
+ * @return ZKR_OK (also at once if it has loaded before); ZKR_ETIMEDOUT;
+ *         ZKR_ECLOSED (the client was freed before the first load);
+ *         ZKR_EDEADLK (called from a callback); ZKR_EINVAL (NULL cfg).
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_config_wait_synced(zkr_config_t *cfg, int timeout_ms);

@@ -59,7 +59,8 @@ typedef struct {
 /** Completion of zkr_counter_add_async: ZKR_OK with the new value;
  *  ZKR_EBADVERSION (max_retries conflicts); ZKR_ECONNLOSS (the write's
  *  fate is unknown); ZKR_EMARSHALLING (the node holds something else);
- *  ZKR_ECANCELED (handle or client freed first); ZooKeeper errors. */
+ *  ZKR_ECANCELED (handle or client freed first); ZKR_ENOMEM; ZooKeeper
+ *  errors such as ZKR_ESESSIONEXPIRED. */
 typedef void (*zkr_counter_cb)(zkr_counter_t *k, int status, int64_t value,
                                void *ctx);
 
@@ -79,9 +80,13 @@ ZKR_EXTERN int zkr_counter_new(zkr_client_t *client, const char *path,
                                zkr_counter_t **out);
 
 /**
- * Read the value and the node version (-1 when the node does not exist).
- * @return ZKR_OK; ZKR_EMARSHALLING (data of another length); ZKR_EINVAL;
+ * Read the value and the node version (-1 when the node does not exist;
+ * the value is then the initial one).
+ * @param version may be NULL.
+ * @return ZKR_OK; ZKR_EMARSHALLING (data of another length); ZKR_EINVAL
+ *         (NULL k or value); ZKR_ECLOSED (client freed); ZKR_ENOMEM;
  *         ZooKeeper errors; ZKR_EDEADLK.
+ * Ownership: nothing is kept; *value and *version are the caller's.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_counter_get(zkr_counter_t *k, int64_t *value,
@@ -89,8 +94,11 @@ ZKR_EXTERN int zkr_counter_get(zkr_counter_t *k, int64_t *value,
 
 /**
  * Write @p value whatever the current one (creating the node if needed).
- * @return ZKR_OK; ZKR_EINVAL (value out of range for INT); ZooKeeper
- *         errors; ZKR_EDEADLK.
+ * @return ZKR_OK; ZKR_EINVAL (NULL k, value out of range for INT);
+ *         ZKR_ENODEEXISTS (others deleted and created the node under us
+ *         ten times running); ZKR_ECLOSED (client freed); ZKR_ENOMEM;
+ *         ZooKeeper errors; ZKR_EDEADLK.
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_counter_set(zkr_counter_t *k, int64_t value);
@@ -102,7 +110,11 @@ ZKR_EXTERN int zkr_counter_set(zkr_counter_t *k, int64_t value);
  * @param new_version may be NULL; receives the version after the write.
  * @return ZKR_OK; ZKR_EBADVERSION (changed meanwhile); ZKR_ENODEEXISTS
  *         (version -1 and the node exists); ZKR_ENONODE (version >= 0 and
- *         no node); ZKR_EINVAL; ZooKeeper errors; ZKR_EDEADLK.
+ *         no node); ZKR_EINVAL (NULL k, version below -1, value out of
+ *         range for INT); ZKR_ECONNLOSS (the write may or may not have
+ *         been applied); ZKR_ECLOSED (client freed); ZKR_ENOMEM;
+ *         ZooKeeper errors; ZKR_EDEADLK.
+ * Ownership: nothing is kept; *new_version is the caller's.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_counter_cas(zkr_counter_t *k, int32_t version,
@@ -111,8 +123,11 @@ ZKR_EXTERN int zkr_counter_cas(zkr_counter_t *k, int32_t version,
 /**
  * Compare-and-set on the value (DistributedAtomicLong.compareAndSet):
  * write @p value if the current value is @p expected.
- * @return ZKR_OK; ZKR_EBADVERSION (the value differs); ZKR_EINVAL;
- *         ZKR_EMARSHALLING; ZooKeeper errors; ZKR_EDEADLK.
+ * @return ZKR_OK; ZKR_EBADVERSION (the value differs); ZKR_EINVAL (NULL
+ *         k, value out of range for INT); ZKR_EMARSHALLING; ZKR_ECONNLOSS
+ *         (the write may or may not have been applied); ZKR_ECLOSED
+ *         (client freed); ZKR_ENOMEM; ZooKeeper errors; ZKR_EDEADLK.
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_counter_compare_and_set(zkr_counter_t *k,
@@ -122,7 +137,10 @@ ZKR_EXTERN int zkr_counter_compare_and_set(zkr_counter_t *k,
  * Add @p delta and return the new value (add-and-get), retrying on
  * version conflicts.
  * @param result may be NULL.
- * @return ZKR_OK; the errors of zkr_counter_cb; ZKR_EINVAL; ZKR_EDEADLK.
+ * @return ZKR_OK; the errors of zkr_counter_cb; ZKR_EINVAL (NULL k, delta
+ *         out of range for INT); ZKR_ECLOSED (handle or client freed);
+ *         ZKR_ENOMEM; ZKR_EDEADLK.
+ * Ownership: nothing is kept; *result is the caller's (0 on error).
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_counter_add(zkr_counter_t *k, int64_t delta,
@@ -130,15 +148,20 @@ ZKR_EXTERN int zkr_counter_add(zkr_counter_t *k, int64_t delta,
 
 /**
  * Start an add; @p cb runs exactly once if this returns ZKR_OK. Adds of
- * one handle run one after the other, in the order they were made.
- * @return ZKR_OK; ZKR_EINVAL; ZKR_ECLOSED; ZKR_ENOMEM.
+ * one handle run one after the other, in the order they were made. When
+ * the first read cannot be sent (out of memory, or no session open), @p cb
+ * runs with that error on the calling thread before this returns.
+ * @return ZKR_OK; ZKR_EINVAL (NULL k or cb, delta out of range for INT);
+ *         ZKR_ECLOSED (handle or client freed); ZKR_ENOMEM.
+ * Ownership: @p ctx is borrowed until @p cb has run.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_counter_add_async(zkr_counter_t *k, int64_t delta,
                                      zkr_counter_cb cb, void *ctx);
 
 /** @return the version conflicts this handle's adds met and retried so
- *  far (0 for NULL). Thread safety: any thread. */
+ *  far (0 for NULL). Ownership: nothing is kept or returned.
+ *  Thread safety: any thread. */
 ZKR_EXTERN unsigned zkr_counter_conflicts(zkr_counter_t *k);
 
 /** Free; pending add callbacks run with ZKR_ECANCELED. Accepts NULL. Call

@@ -116,8 +116,11 @@ ZKR_EXTERN int zkr_election_new(zkr_client_t *client, const char *path,
  * zkr_election_cb) once our node exists and our place is known; on_leader
  * may follow at once. The candidate stays in the election until resign or
  * free, rejoining after a lost session.
- * @return ZKR_OK (cb will run); ZKR_EBUSY (already a candidate);
- *         ZKR_ECLOSED; ZKR_EINVAL (NULL e or cb). On error cb never runs.
+ * @return ZKR_OK (cb will run; out of memory while starting reaches it as
+ *         ZKR_ENOMEM, on the calling thread before this returns);
+ *         ZKR_EBUSY (already a candidate); ZKR_ECLOSED (client freed);
+ *         ZKR_EINVAL (NULL e or cb). On error cb never runs.
+ * Ownership: @p ctx is borrowed until @p cb has run.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_election_join_async(zkr_election_t *e, zkr_election_cb cb,
@@ -128,8 +131,10 @@ ZKR_EXTERN int zkr_election_join_async(zkr_election_t *e, zkr_election_cb cb,
  * @param timeout_ms -1 waits forever.
  * @return ZKR_OK; ZKR_ETIMEDOUT (the join goes on in the background:
  *         resign to stop it); ZKR_EBUSY; ZKR_ECANCELED (resigned or freed
- *         from another thread); ZKR_ECLOSED; ZKR_EDEADLK (called from a
- *         callback); ZKR_ENOAUTH and other ZooKeeper errors; ZKR_EINVAL.
+ *         from another thread, or the client freed); ZKR_ECLOSED;
+ *         ZKR_EDEADLK (called from a callback); ZKR_EAUTHFAILED;
+ *         ZKR_ENOAUTH and other ZooKeeper errors; ZKR_ENOMEM; ZKR_EINVAL.
+ * Ownership: nothing is returned; our node belongs to the handle.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_election_join(zkr_election_t *e, int timeout_ms);
@@ -139,7 +144,9 @@ ZKR_EXTERN int zkr_election_join(zkr_election_t *e, int timeout_ms);
  * @param timeout_ms -1 waits forever, 0 only checks.
  * @return ZKR_OK (leader now); ZKR_ETIMEDOUT; ZKR_ENOTHELD (not a
  *         candidate: never joined, resigned, or the join failed);
- *         ZKR_ECLOSED; ZKR_EDEADLK; ZKR_EINVAL.
+ *         ZKR_ECLOSED (the client was freed); ZKR_EDEADLK; ZKR_EINVAL
+ *         (NULL e).
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_election_await(zkr_election_t *e, int timeout_ms);
@@ -148,23 +155,33 @@ ZKR_EXTERN int zkr_election_await(zkr_election_t *e, int timeout_ms);
  * Leave the election: delete our node (without waiting for the reply, as
  * a lock release does), report on_lost(ZKR_ECANCELED) if we led, and
  * complete a pending join with ZKR_ECANCELED. The handle may join again.
- * @return ZKR_OK; ZKR_ENOTHELD (not a candidate); ZKR_EINVAL.
+ * Those callbacks run on the calling thread before this returns, unless
+ * this election's callbacks are running already (they then run after the
+ * current one, on its thread).
+ * @return ZKR_OK; ZKR_ENOTHELD (not a candidate, also after the client
+ *         was freed); ZKR_EINVAL (NULL e).
+ * Ownership: nothing is kept or returned; a pending join's ctx is not used
+ * after its callback.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_election_resign(zkr_election_t *e);
 
-/** 1 if this candidate leads and the connection is up, else 0.
- *  Thread safety: any thread. */
+/** @return 1 if this candidate leads and the connection is up, else 0
+ *  (also for NULL, and once the client is freed).
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN int zkr_election_is_leader(zkr_election_t *e);
 
-/** Fencing token of the current leadership (czxid of our node), 0 when
- *  not leader. Thread safety: any thread. */
+/** @return the fencing token of the current leadership (czxid of our
+ *  node); 0 when not leader (also while suspended, for NULL, and once the
+ *  client is freed).
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN int64_t zkr_election_token(zkr_election_t *e);
 
 /**
  * Name of our node (e.g. "_c_...-latch-0000000007") into @p buf.
  * @return ZKR_OK; ZKR_ENOTHELD (no node now); ZKR_EINVAL (NULL or small
  *         buffer).
+ * Ownership: @p buf is the caller's; nothing is kept.
  * Thread safety: any thread.
  */
 ZKR_EXTERN int zkr_election_node(zkr_election_t *e, char *buf, size_t len);

@@ -82,8 +82,10 @@ ZKR_EXTERN int zkr_group_new(zkr_client_t *client, const char *path,
  * @return ZKR_OK (cb will run); ZKR_EBUSY (already a member); ZKR_EINVAL
  *         (NULL g or cb, id NULL, empty, ".", "..", or with '/', data NULL
  *         with len > 0); ZKR_ETOOBIG; ZKR_ECLOSED; ZKR_ENOMEM. On error
- *         cb never runs.
- * Ownership: @p id and @p data are copied.
+ *         cb never runs. If the create cannot be sent at all (out of
+ *         memory), cb runs on the calling thread before this returns.
+ * Ownership: @p id and @p data are copied; @p ctx is borrowed until @p cb
+ * has run.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_group_join_async(zkr_group_t *g, const char *id,
@@ -94,8 +96,10 @@ ZKR_EXTERN int zkr_group_join_async(zkr_group_t *g, const char *id,
  * Join and wait until our member node exists.
  * @param timeout_ms -1 waits forever.
  * @return ZKR_OK; ZKR_ETIMEDOUT (joining goes on: leave to stop it); the
- *         errors of zkr_group_join_async; ZKR_ECANCELED; ZKR_EDEADLK;
- *         ZooKeeper errors.
+ *         errors of zkr_group_join_async; ZKR_ECANCELED (leave or free from
+ *         another thread, or the client freed); ZKR_EAUTHFAILED;
+ *         ZKR_EDEADLK; ZooKeeper errors.
+ * Ownership: @p id and @p data are copied; nothing is returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_group_join(zkr_group_t *g, const char *id,
@@ -103,15 +107,23 @@ ZKR_EXTERN int zkr_group_join(zkr_group_t *g, const char *id,
 
 /**
  * Leave the group: delete our member node (not waiting for the reply) and
- * stop rejoining; a pending join completes with ZKR_ECANCELED.
- * @return ZKR_OK; ZKR_ENOTHELD (not a member); ZKR_EINVAL.
+ * stop rejoining; a pending join completes with ZKR_ECANCELED, on the
+ * calling thread before this returns.
+ * @return ZKR_OK; ZKR_ENOTHELD (not a member, also after the client was
+ *         freed); ZKR_EINVAL (NULL g).
+ * Ownership: nothing is kept or returned; a pending join's ctx is not used
+ * after its callback.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_group_leave(zkr_group_t *g);
 
 /**
  * Wait until the member list has loaded once.
- * @return ZKR_OK; ZKR_ETIMEDOUT; ZKR_ECLOSED; ZKR_EDEADLK; ZKR_EINVAL.
+ * @param timeout_ms -1 waits forever.
+ * @return ZKR_OK (also at once if it has loaded before); ZKR_ETIMEDOUT;
+ *         ZKR_ECLOSED (the client was freed before the first load);
+ *         ZKR_EDEADLK; ZKR_EINVAL (NULL g).
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_group_wait_synced(zkr_group_t *g, int timeout_ms);
@@ -129,8 +141,9 @@ ZKR_EXTERN int zkr_group_members(zkr_group_t *g, zkr_group_member_t **out,
  *  Thread safety: any thread. */
 ZKR_EXTERN void zkr_group_members_free(zkr_group_member_t *m, int count);
 
-/** 1 if our member node exists now (joined and connected), else 0.
- *  Thread safety: any thread. */
+/** @return 1 if our member node exists now (joined and connected), else
+ *  0 (also for NULL, and once the client is freed).
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN int zkr_group_is_member(zkr_group_t *g);
 
 /**

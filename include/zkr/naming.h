@@ -54,7 +54,7 @@ typedef struct zkr_idgen zkr_idgen_t;
  *  (@p id is then 0): ZKR_ECANCELED (handle or client freed first),
  *  ZKR_ECONNLOSS / ZKR_ESESSIONEXPIRED are retried internally and never
  *  reported; ZKR_ENOAUTH, ZKR_EMARSHALLING (P holds something else),
- *  ZKR_EINVAL (the 64-bit space is used up). */
+ *  ZKR_EINVAL (the 64-bit space is used up), ZKR_ENOMEM. */
 typedef void (*zkr_idgen_cb)(zkr_idgen_t *g, int status, int64_t id,
                              void *ctx);
 
@@ -89,28 +89,37 @@ ZKR_EXTERN int zkr_idgen_new(zkr_client_t *client, const char *path,
  * Get the next ID, reserving a new block when this handle's block is used
  * up.
  * @param timeout_ms -1 forever.
- * @return ZKR_OK; ZKR_ETIMEDOUT; ZKR_EDEADLK (on the completion thread);
- *         ZKR_EINVAL (NULL); ZKR_ECLOSED; the errors of zkr_idgen_cb.
+ * @return ZKR_OK; ZKR_ETIMEDOUT (the request is withdrawn; while the
+ *         client is disconnected it waits for the connection);
+ *         ZKR_EDEADLK (on the completion thread); ZKR_EINVAL (NULL g or
+ *         id); ZKR_ECLOSED (handle or client freed); ZKR_ENOMEM; the
+ *         errors of zkr_idgen_cb.
+ * Ownership: nothing is kept; *id is the caller's (0 on error).
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_idgen_next(zkr_idgen_t *g, int timeout_ms, int64_t *id);
 
 /**
  * Get the next ID asynchronously. @p cb runs exactly once: at once on this
- * thread when the current block has an ID left, else on the completion
- * thread. Requests are served in the order they were made.
- * @return ZKR_OK; ZKR_EINVAL; ZKR_ECLOSED; ZKR_ENOMEM.
+ * thread when the current block has an ID left (or when the request fails
+ * at once, e.g. out of memory), else on the completion thread. Requests
+ * are served in the order they were made.
+ * @return ZKR_OK; ZKR_EINVAL (NULL g or cb); ZKR_ECLOSED (handle or
+ *         client freed); ZKR_ENOMEM.
+ * Ownership: @p ctx is borrowed until @p cb has run.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_idgen_next_async(zkr_idgen_t *g, zkr_idgen_cb cb,
                                     void *ctx);
 
 /** @return the block size in effect: the path's once known, else the
- *  option (0 for NULL). Thread safety: any thread. */
+ *  option (0 for NULL). Ownership: nothing is kept or returned.
+ *  Thread safety: any thread. */
 ZKR_EXTERN int zkr_idgen_batch(zkr_idgen_t *g);
 
 /** @return the number of reservations (round trips for IDs) this handle
- *  made (0 for NULL). Thread safety: any thread. */
+ *  made (0 for NULL). Ownership: nothing is kept or returned.
+ *  Thread safety: any thread. */
 ZKR_EXTERN unsigned zkr_idgen_reservations(zkr_idgen_t *g);
 
 /** Free; pending callbacks run with ZKR_ECANCELED. Accepts NULL. Call
@@ -133,8 +142,9 @@ enum {
  * @return ZKR_OK; ZKR_EINVAL (NULL client, value NULL with len, unknown
  *         flags); ZKR_EBADPATH; ZKR_ETOOBIG; ZKR_ENODEEXISTS (exclusive);
  *         ZKR_ENOTEMPTY (the bound node has children and must be
- *         replaced); ZKR_EBUSY (others kept changing it); ZooKeeper errors;
- *         ZKR_EDEADLK.
+ *         replaced); ZKR_EBUSY (others kept changing it); ZKR_ECLOSED;
+ *         ZKR_ENOMEM; ZooKeeper errors; ZKR_EDEADLK.
+ * Ownership: @p value is the caller's (sent, not kept).
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_naming_bind(zkr_client_t *client, const char *name,
@@ -144,8 +154,9 @@ ZKR_EXTERN int zkr_naming_bind(zkr_client_t *client, const char *name,
  * Resolve @p name.
  * @param value receives a NUL-terminated copy (NUL not counted in @p len,
  *        which may be NULL).
- * @return ZKR_OK; ZKR_ENONODE (not bound); ZKR_EINVAL; ZKR_EBADPATH;
- *         ZooKeeper errors; ZKR_EDEADLK.
+ * @return ZKR_OK; ZKR_ENONODE (not bound); ZKR_EINVAL (NULL client or
+ *         value); ZKR_EBADPATH; ZKR_ECLOSED; ZKR_ENOMEM; ZooKeeper
+ *         errors; ZKR_EDEADLK.
  * Ownership: free *value with zkr_free().
  * Thread safety: any thread but the completion thread.
  */
@@ -154,8 +165,10 @@ ZKR_EXTERN int zkr_naming_resolve(zkr_client_t *client, const char *name,
 
 /**
  * Remove the binding of @p name.
- * @return ZKR_OK; ZKR_ENONODE; ZKR_ENOTEMPTY; ZKR_EINVAL; ZKR_EBADPATH;
- *         ZooKeeper errors; ZKR_EDEADLK.
+ * @return ZKR_OK; ZKR_ENONODE (not bound); ZKR_ENOTEMPTY (the node has
+ *         children); ZKR_EINVAL (NULL client); ZKR_EBADPATH (also "/");
+ *         ZKR_ECLOSED; ZKR_ENOMEM; ZooKeeper errors; ZKR_EDEADLK.
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_naming_unbind(zkr_client_t *client, const char *name);
@@ -184,7 +197,11 @@ ZKR_EXTERN int zkr_naming_watch_new(zkr_client_t *client, const char *name,
                                     zkr_naming_cb cb, void *ctx,
                                     zkr_naming_watch_t **out);
 
-/** Stop watching. Accepts NULL. Call once. Thread safety: any thread. */
+/** Stop watching and free the handle. A callback running on another
+ *  thread finishes first; none runs after this returns. Accepts NULL.
+ *  Ownership: the handle is invalid and ctx no longer used once this
+ *  returns (called from the callback: once that callback returns).
+ *  Thread safety: call once; any thread, also from the callback. */
 ZKR_EXTERN void zkr_naming_watch_free(zkr_naming_watch_t *w);
 
 #ifdef __cplusplus

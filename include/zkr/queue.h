@@ -244,8 +244,13 @@ ZKR_EXTERN int zkr_queue_put_batch(zkr_queue_t *q,
 
 /**
  * Start zkr_queue_put_batch; @p cb runs exactly once if this returns
- * ZKR_OK. @return as zkr_queue_put_batch without ZKR_EDEADLK, plus
- * ZKR_ENOMEM. Thread safety: any thread, also callbacks.
+ * ZKR_OK, with the statuses of zkr_queue_cb.
+ * @return ZKR_OK; ZKR_EINVAL (NULL q or cb, n < 1, NULL arrays or items);
+ *         ZKR_ETOOBIG; ZKR_ECLOSED (handle or client freed);
+ *         ZKR_ESESSIONEXPIRED (no session open now: after a LOST, before
+ *         the next session) and other errors of sending; ZKR_ENOMEM.
+ * Ownership: items are copied; @p ctx is borrowed until @p cb has run.
+ * Thread safety: any thread, also callbacks.
  */
 ZKR_EXTERN int zkr_queue_put_batch_async(zkr_queue_t *q,
                                          const void *const *items,
@@ -269,9 +274,14 @@ ZKR_EXTERN int zkr_queue_take(zkr_queue_t *q, int timeout_ms, char **data,
 
 /**
  * Start a take that waits as long as needed; @p cb runs exactly once if
- * this returns ZKR_OK. Several takes may be pending on one handle: they
- * are served in call order, and their claims are pipelined.
- * @return ZKR_OK; ZKR_EINVAL; ZKR_ECLOSED; ZKR_ENOMEM.
+ * this returns ZKR_OK (possibly on the calling thread before this
+ * returns, e.g. when an item claimed ahead is ready). Several takes may be
+ * pending on one handle: they are served in call order, and their claims
+ * are pipelined.
+ * @return ZKR_OK; ZKR_EINVAL (NULL q or cb); ZKR_ECLOSED (handle or
+ *         client freed); ZKR_ENOMEM.
+ * Ownership: @p ctx is borrowed until @p cb has run; the item's data and
+ * name are borrowed for the duration of @p cb (copy what you keep).
  * Thread safety: any thread, also callbacks.
  */
 ZKR_EXTERN int zkr_queue_take_async(zkr_queue_t *q, zkr_queue_take_cb cb,
@@ -279,9 +289,12 @@ ZKR_EXTERN int zkr_queue_take_async(zkr_queue_t *q, zkr_queue_take_cb cb,
 
 /**
  * Cancel every pending take and take_lease of this handle (their
- * callbacks run with ZKR_ECANCELED). Items claimed for them meanwhile are
- * kept for the next take.
- * @return ZKR_OK; ZKR_ENOTHELD (nothing pending); ZKR_EINVAL.
+ * callbacks run with ZKR_ECANCELED, on the calling thread before this
+ * returns). Items claimed for them meanwhile are kept for the next take.
+ * @return ZKR_OK; ZKR_ENOTHELD (nothing pending, also after the client
+ *         was freed); ZKR_EINVAL (NULL q).
+ * Ownership: nothing is kept or returned; the takes' ctx are not used
+ * after their callbacks.
  * Thread safety: any thread, also callbacks.
  */
 ZKR_EXTERN int zkr_queue_cancel(zkr_queue_t *q);
@@ -298,8 +311,11 @@ ZKR_EXTERN int zkr_queue_peek(zkr_queue_t *q, char **data, size_t *len);
 
 /**
  * Count the items in the queue now (leased items included; a moment's
- * view, as other clients put and take).
- * @return ZKR_OK; ZKR_EINVAL; ZKR_ECLOSED; ZKR_EDEADLK; ZooKeeper errors.
+ * view, as other clients put and take). A queue whose node does not exist
+ * yet counts 0.
+ * @return ZKR_OK; ZKR_EINVAL (NULL q or count); ZKR_ECLOSED (client
+ *         freed); ZKR_EDEADLK; ZKR_ENOMEM; ZooKeeper errors.
+ * Ownership: nothing is kept; *count is the caller's (0 on error).
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_queue_size(zkr_queue_t *q, size_t *count);
@@ -320,8 +336,12 @@ ZKR_EXTERN int zkr_queue_take_lease(zkr_queue_t *q, int timeout_ms,
 
 /**
  * Start a lease take that waits as long as needed; @p cb runs exactly once
- * if this returns ZKR_OK.
- * @return ZKR_OK; ZKR_EINVAL; ZKR_ECLOSED; ZKR_ENOMEM.
+ * if this returns ZKR_OK (possibly on the calling thread before this
+ * returns, e.g. when a lease claimed ahead is ready).
+ * @return ZKR_OK; ZKR_EINVAL (NULL q or cb); ZKR_ECLOSED (handle or
+ *         client freed); ZKR_ENOMEM.
+ * Ownership: @p ctx is borrowed until @p cb has run; a lease handed to
+ * @p cb with ZKR_OK is the callee's (end it with ack or nack).
  * Thread safety: any thread, also callbacks.
  */
 ZKR_EXTERN int zkr_queue_take_lease_async(zkr_queue_t *q,
@@ -337,9 +357,9 @@ ZKR_EXTERN const void *zkr_queue_lease_data(const zkr_queue_lease_t *lease,
                                             size_t *len);
 
 /**
- * The leased item's node name ("qn-0000000042", or "s-0003/qn-0000000042"
- * in sharded mode); NULL for a NULL lease. Ownership: as
- * zkr_queue_lease_data. Thread safety: any thread.
+ * @return the leased item's node name ("qn-0000000042", or
+ * "s-0003/qn-0000000042" in sharded mode); NULL for a NULL lease.
+ * Ownership: as zkr_queue_lease_data. Thread safety: any thread.
  */
 ZKR_EXTERN const char *zkr_queue_lease_name(const zkr_queue_lease_t *lease);
 

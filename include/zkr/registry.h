@@ -139,8 +139,11 @@ ZKR_EXTERN int zkr_dubbo_url_set(zkr_dubbo_url_t *u, const char *key,
 
 /** Set the user and password part (NULL removes it). Same character rules
  *  as the host, and no ':' in the user.
- *  @return ZKR_OK; ZKR_EINVAL; ZKR_ENOMEM. Thread safety: as
- *  zkr_dubbo_url_set(). */
+ *  @return ZKR_OK; ZKR_EINVAL (NULL u, a password without a user, a bad
+ *  character); ZKR_ENOMEM (the URL is unchanged).
+ *  Ownership: @p user and @p password are copied; strings returned before
+ *  by zkr_dubbo_url_user() and zkr_dubbo_url_password() become invalid.
+ *  Thread safety: as zkr_dubbo_url_set(). */
 ZKR_EXTERN int zkr_dubbo_url_set_auth(zkr_dubbo_url_t *u, const char *user,
                                       const char *password);
 
@@ -162,6 +165,7 @@ ZKR_EXTERN const char *zkr_dubbo_url_user(const zkr_dubbo_url_t *u);
 ZKR_EXTERN const char *zkr_dubbo_url_password(const zkr_dubbo_url_t *u);
 
 /** @return the number of parameters (0 for NULL).
+ *  Ownership: nothing is kept or returned.
  *  Thread safety: concurrent reads are fine. */
 ZKR_EXTERN int zkr_dubbo_url_param_count(const zkr_dubbo_url_t *u);
 
@@ -402,8 +406,12 @@ ZKR_EXTERN int zkr_registration_new_curator(
 /**
  * Wait until the node is registered on the current session.
  * @param timeout_ms -1 forever.
- * @return ZKR_OK; ZKR_ETIMEDOUT; the error that stopped the registration;
- *         ZKR_ECLOSED; ZKR_EDEADLK (on the completion thread); ZKR_EINVAL.
+ * @return ZKR_OK; ZKR_ETIMEDOUT; the error that stopped the registration
+ *         (at once while it stays stopped, until the next session);
+ *         ZKR_ECANCELED (the client or the registration was freed while
+ *         waiting); ZKR_ECLOSED (the client was freed before); ZKR_EDEADLK
+ *         (on the completion thread); ZKR_ENOMEM; ZKR_EINVAL (NULL r).
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_registration_wait(zkr_registration_t *r, int timeout_ms);
@@ -412,23 +420,28 @@ ZKR_EXTERN int zkr_registration_wait(zkr_registration_t *r, int timeout_ms);
  * Call @p cb exactly once: ZKR_OK when the node is registered (at once,
  * on this thread, if it is now), the error that stops the registration,
  * or ZKR_ECANCELED when the registration or its client is freed first.
- * @return ZKR_OK (cb will run); ZKR_EINVAL; ZKR_ECLOSED; ZKR_ENOMEM.
+ * @return ZKR_OK (cb will run); ZKR_EINVAL (NULL r or cb); ZKR_ECLOSED
+ *         (the client was freed); ZKR_ENOMEM.
+ * Ownership: @p ctx is borrowed until @p cb has run.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_registration_wait_async(zkr_registration_t *r,
                                            zkr_registration_cb cb, void *ctx);
 
 /** @return 1 while the node is known to exist on the current session,
- *  else 0 (also for NULL). Thread safety: any thread. */
+ *  else 0 (also for NULL, and once the client is freed).
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN int zkr_registration_is_registered(zkr_registration_t *r);
 
-/** @return how many times this handle (re-)created its node (0 for NULL).
- *  Thread safety: any thread. */
+/** @return how many times this handle (re-)created its node (0 for NULL;
+ *  the last count once the client is freed).
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN unsigned zkr_registration_count(zkr_registration_t *r);
 
 /**
  * The registered path, written into @p buf.
  * @return ZKR_OK; ZKR_EINVAL (NULL or too small buffer).
+ * Ownership: @p buf is the caller's; nothing is kept.
  * Thread safety: any thread.
  */
 ZKR_EXTERN int zkr_registration_path(zkr_registration_t *r, char *buf,
@@ -436,8 +449,12 @@ ZKR_EXTERN int zkr_registration_path(zkr_registration_t *r, char *buf,
 
 /**
  * Replace the node data (Curator's updateService): written now if
- * registered, and used for every re-registration.
- * @return ZKR_OK; ZKR_EINVAL; ZKR_ETOOBIG; ZKR_ECLOSED; ZKR_ENOMEM.
+ * registered (without waiting; a failed write is not reported), and used
+ * for every re-registration. Once the client is freed the data is kept
+ * but not written, and this still returns ZKR_OK.
+ * @return ZKR_OK; ZKR_EINVAL (NULL r, data NULL with len > 0);
+ *         ZKR_ETOOBIG; ZKR_ENOMEM.
+ * Ownership: @p data is copied.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_registration_set_data(zkr_registration_t *r,
@@ -518,7 +535,10 @@ ZKR_EXTERN int zkr_discovery_new(zkr_client_t *client, const char *path,
  * List the directory again and wait until the cache reflects that listing
  * (every new node's data read).
  * @return ZKR_OK; ZKR_ETIMEDOUT; ZKR_ECONNLOSS / ZKR_ESESSIONEXPIRED /
- *         ZKR_ENOAUTH (listing failed); ZKR_ECLOSED; ZKR_EDEADLK; ZKR_EINVAL.
+ *         ZKR_ENOAUTH (listing failed); ZKR_ECANCELED (the client or the
+ *         cache was freed while waiting); ZKR_ECLOSED (the client was
+ *         freed before); ZKR_EDEADLK; ZKR_ENOMEM; ZKR_EINVAL (NULL d).
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_discovery_refresh(zkr_discovery_t *d, int timeout_ms);
@@ -527,18 +547,22 @@ ZKR_EXTERN int zkr_discovery_refresh(zkr_discovery_t *d, int timeout_ms);
  * Start a refresh; @p cb runs exactly once: ZKR_OK when the cache reflects
  * a listing made after this call, an error if that listing failed, or
  * ZKR_ECANCELED when the cache or its client is freed first.
- * @return ZKR_OK; ZKR_EINVAL; ZKR_ECLOSED; ZKR_ENOMEM.
+ * @return ZKR_OK; ZKR_EINVAL (NULL d or cb); ZKR_ECLOSED (the client was
+ *         freed); ZKR_ENOMEM.
+ * Ownership: @p ctx is borrowed until @p cb has run.
  * Thread safety: any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_discovery_refresh_async(zkr_discovery_t *d,
                                            zkr_discovery_cb cb, void *ctx);
 
 /** @return the number of usable instances now (parsed and enabled; 0 for
- *  NULL). Thread safety: any thread. */
+ *  NULL; once the client is freed, the last count it saw).
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN int zkr_discovery_count(zkr_discovery_t *d);
 
 /** @return a counter that grows on every change of the instance set (0
- *  for NULL). Thread safety: any thread. */
+ *  for NULL; it stops growing once the client is freed).
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN uint64_t zkr_discovery_version(zkr_discovery_t *d);
 
 /**
@@ -569,7 +593,9 @@ ZKR_EXTERN int zkr_discovery_pick(zkr_discovery_t *d, zkr_lb_policy_t policy,
 ZKR_EXTERN void zkr_discovery_free(zkr_discovery_t *d);
 
 /** Release every reference of an array from zkr_discovery_list and the
- *  array. Accepts NULL. Thread safety: any thread. */
+ *  array. Accepts NULL. Ownership: the array and this caller's references
+ *  are given back; instances referenced elsewhere stay valid.
+ *  Thread safety: any thread. */
 ZKR_EXTERN void zkr_instances_free(zkr_instance_t **v, int count);
 
 /* ---- instances --------------------------------------------------------
@@ -578,9 +604,13 @@ ZKR_EXTERN void zkr_instances_free(zkr_instance_t **v, int count);
  * instance. Thread safety: any thread (instances are immutable but for the
  * atomic count of active calls). */
 
-/** Take another reference. @return @p i. Thread safety: any thread. */
+/** Take another reference. @return @p i (NULL for NULL).
+ *  Ownership: the caller owns the new reference: zkr_instance_release()
+ *  it. Thread safety: any thread. */
 ZKR_EXTERN zkr_instance_t *zkr_instance_ref(zkr_instance_t *i);
-/** Drop a reference. Thread safety: any thread. */
+/** Drop a reference; the last one frees the instance. Accepts NULL.
+ *  Ownership: what the accessors returned through this reference is not
+ *  to be used afterwards. Thread safety: any thread. */
 ZKR_EXTERN void zkr_instance_release(zkr_instance_t *i);
 
 /** @return the node name (the encoded URL in the Dubbo layout).
@@ -593,11 +623,13 @@ ZKR_EXTERN const char *zkr_instance_data(const zkr_instance_t *i,
 /** @return the host (Dubbo URL host, Curator address; NULL if none).
  *  Ownership: borrowed. Thread safety: any thread. */
 ZKR_EXTERN const char *zkr_instance_host(const zkr_instance_t *i);
-/** @return the port (Curator: port, else sslPort; -1 if none).
+/** @return the port (Curator: port, else sslPort; -1 if none, and for
+ *  NULL). Ownership: nothing is kept or returned.
  *  Thread safety: any thread. */
 ZKR_EXTERN int zkr_instance_port(const zkr_instance_t *i);
 /** @return the weight: Dubbo's "weight" parameter (default 100, clamped
- *  to 0..1000000), 100 in the other layouts. Thread safety: any thread. */
+ *  to 0..1000000), 100 in the other layouts; 0 for NULL.
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN int zkr_instance_weight(const zkr_instance_t *i);
 /** @return the parsed Dubbo URL (Dubbo layout), else NULL.
  *  Ownership: borrowed. Thread safety: any thread. */
@@ -613,12 +645,13 @@ ZKR_EXTERN const zkr_service_instance_t *zkr_instance_service(
  * ZKR_LB_LEAST_ACTIVE. The count is shared by every snapshot of the same
  * node in the same cache.
  * @return ZKR_OK; ZKR_EINVAL (NULL; end without begin).
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread.
  */
 ZKR_EXTERN int zkr_instance_begin(zkr_instance_t *i);
 ZKR_EXTERN int zkr_instance_end(zkr_instance_t *i);
 /** @return the calls begun and not yet ended (0 for NULL).
- *  Thread safety: any thread. */
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN int zkr_instance_active(const zkr_instance_t *i);
 
 #ifdef __cplusplus

@@ -38,15 +38,19 @@ ZKR_EXTERN int zkr_rwlock_new(zkr_client_t *client, const char *path,
                               const zkr_lock_opts_t *opts,
                               zkr_rwlock_t **out);
 
-/** The read (shared) side. Borrowed: valid until zkr_rwlock_free; do not
- *  pass it to zkr_lock_free. NULL for a NULL handle. Any thread. */
+/** @return the read (shared) side; NULL for a NULL handle.
+ *  Ownership: borrowed: valid until zkr_rwlock_free; do not pass it to
+ *  zkr_lock_free. Thread safety: any thread. */
 ZKR_EXTERN zkr_lock_t *zkr_rwlock_read(zkr_rwlock_t *rw);
 
-/** The write (exclusive) side; as zkr_rwlock_read. */
+/** @return the write (exclusive) side; NULL for a NULL handle.
+ *  Ownership: borrowed, as for zkr_rwlock_read.
+ *  Thread safety: any thread. */
 ZKR_EXTERN zkr_lock_t *zkr_rwlock_write(zkr_rwlock_t *rw);
 
 /** Free both sides (canceling and releasing as zkr_lock_free does).
- *  Accepts NULL. Call once; any thread. */
+ *  Accepts NULL. Ownership: the handle and both sides are invalid once
+ *  this returns. Thread safety: call once; any thread. */
 ZKR_EXTERN void zkr_rwlock_free(zkr_rwlock_t *rw);
 
 #ifdef __cplusplus

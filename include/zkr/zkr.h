@@ -175,21 +175,26 @@ ZKR_EXTERN int zkr_client_add_listener(zkr_client_t *client, zkr_state_cb cb,
  * Remove a listener added with the same cb and ctx. When it returns the
  * listener is not running and will not run again, unless called from that
  * listener itself.
- * @return ZKR_OK; ZKR_EINVAL; ZKR_ENONODE (no such listener).
- * Thread safety: safe from any thread.
+ * @return ZKR_OK; ZKR_EINVAL (NULL client or cb); ZKR_ENONODE (no such
+ *         listener).
+ * Ownership: nothing is kept or returned; @p ctx is only compared.
+ * Thread safety: safe from any thread, also from callbacks.
  */
 ZKR_EXTERN int zkr_client_remove_listener(zkr_client_t *client,
                                           zkr_state_cb cb, void *ctx);
 
-/** Current state; ZKR_STATE_CLOSED for NULL. Thread safety: any thread. */
+/** @return the current state; ZKR_STATE_CLOSED for NULL.
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN zkr_state_t zkr_client_state(const zkr_client_t *client);
 
-/** Current session id (0 when none, or for NULL). Thread safety: any
- *  thread. */
+/** @return the current session id (0 when none, e.g. after LOST until
+ *  the next session, or for NULL).
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN int64_t zkr_client_session_id(const zkr_client_t *client);
 
-/** Number of sessions this client has opened (1 after zkr_client_new; grows
- *  after each LOST; 0 for NULL). Thread safety: any thread. */
+/** @return the number of sessions this client has opened (1 after
+ *  zkr_client_new; grows after each LOST; 0 for NULL).
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN unsigned zkr_client_session_count(const zkr_client_t *client);
 
 /**
@@ -201,8 +206,9 @@ ZKR_EXTERN unsigned zkr_client_session_count(const zkr_client_t *client);
  */
 ZKR_EXTERN int zkr_client_server(zkr_client_t *client, char *buf, size_t len);
 
-/** Negotiated session timeout in ms (0 before the first connection, or for
- *  NULL). Thread safety: any thread. */
+/** @return the negotiated session timeout in ms (0 before the first
+ *  connection, or for NULL).
+ *  Ownership: nothing is kept or returned. Thread safety: any thread. */
 ZKR_EXTERN int zkr_client_session_timeout(const zkr_client_t *client);
 
 /**
@@ -211,9 +217,11 @@ ZKR_EXTERN int zkr_client_session_timeout(const zkr_client_t *client);
  * client is kept from reconnecting, so it cannot take the session back).
  * Returns once the client has seen its session end; listeners then see LOST
  * and a new session is opened.
- * @return ZKR_OK; ZKR_EINVAL; ZKR_ECLOSED (no session); ZKR_ECONNECT (no
- *         server took the second connection, or the session survived three
+ * @return ZKR_OK; ZKR_EINVAL (NULL client); ZKR_ECLOSED (no session now,
+ *         e.g. after LOST until the next one); ZKR_ECONNECT (no server
+ *         took the second connection, or the session survived three
  *         attempts); ZKR_EDEADLK.
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread (it blocks).
  */
 ZKR_EXTERN int zkr_client_expire_session(zkr_client_t *client);
@@ -221,8 +229,10 @@ ZKR_EXTERN int zkr_client_expire_session(zkr_client_t *client);
 /**
  * Wait until the client is connected (CONNECTED or RECONNECTED).
  * @param timeout_ms -1 waits forever.
- * @return ZKR_OK; ZKR_ETIMEDOUT; ZKR_ECLOSED; ZKR_EAUTHFAILED (the server
- *         refused our credentials); ZKR_EDEADLK; ZKR_EINVAL.
+ * @return ZKR_OK; ZKR_ETIMEDOUT; ZKR_ECLOSED (zkr_client_free has
+ *         begun); ZKR_EAUTHFAILED (the server refused our credentials);
+ *         ZKR_EDEADLK; ZKR_EINVAL (NULL client).
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_client_wait_connected(zkr_client_t *client,
@@ -232,8 +242,10 @@ ZKR_EXTERN int zkr_client_wait_connected(zkr_client_t *client,
  * Wait until the server has answered every request this client sent before
  * the call, such as the deletes of lock releases, which do not wait for
  * their replies. One round trip: the session answers requests in order.
- * @return ZKR_OK; ZKR_ETIMEDOUT; ZKR_ECONNLOSS; ZKR_ESESSIONEXPIRED;
- *         ZKR_ECLOSED; ZKR_EDEADLK; ZKR_EINVAL; ZKR_ENOMEM.
+ * @return ZKR_OK; ZKR_ETIMEDOUT; ZKR_ECONNLOSS; ZKR_ESESSIONEXPIRED (also
+ *         when no session is open: after LOST until the next one);
+ *         ZKR_ECLOSED; ZKR_EDEADLK; ZKR_EINVAL (NULL client); ZKR_ENOMEM.
+ * Ownership: nothing is kept or returned.
  * Thread safety: any thread but the completion thread.
  */
 ZKR_EXTERN int zkr_client_flush(zkr_client_t *client, int timeout_ms);
@@ -242,7 +254,9 @@ ZKR_EXTERN int zkr_client_flush(zkr_client_t *client, int timeout_ms);
 /* Each returns ZKR_OK or: ZKR_EINVAL (NULL client/out), ZKR_EBADPATH,
  * ZKR_ETOOBIG, ZKR_ENONODE, ZKR_ENODEEXISTS, ZKR_EBADVERSION, ZKR_ENOTEMPTY,
  * ZKR_ENOAUTH, ZKR_ECONNLOSS, ZKR_ESESSIONEXPIRED, ZKR_ECLOSED, ZKR_EDEADLK
- * (called on the completion thread), ZKR_ENOMEM, as they apply. Read-only
+ * (called on the completion thread), ZKR_ENOMEM, as they apply; rarely
+ * ZKR_ECLOSING (sent while SUSPENDED, still pending when the client gave
+ * that session up: its fate is unknown, as with ZKR_ECONNLOSS). Read-only
  * operations and zkr_ensure_path are retried on connection loss while the
  * session lives (at most five attempts, with a growing pause); other writes
  * are not (a write may have been applied). Ownership: inputs are copied or
@@ -254,12 +268,16 @@ ZKR_EXTERN int zkr_client_flush(zkr_client_t *client, int timeout_ms);
  * Create a node. @p flags: ZKR_EPHEMERAL, ZKR_SEQUENTIAL, ZKR_CONTAINER.
  * @param created if not NULL, receives the created path (with sequence
  *        suffix). Ownership: free it with zkr_free().
+ * Its own codes: ZKR_ENODEEXISTS (also for "/"), ZKR_ENONODE (the parent
+ * is missing), ZKR_ENOCHILDRENFOREPHEMERALS (the parent is ephemeral),
+ * ZKR_EINVAL also for data NULL with len > 0.
  */
 ZKR_EXTERN int zkr_create(zkr_client_t *client, const char *path,
                           const void *data, size_t len, int flags,
                           char **created);
 
-/** Delete a node; @p version -1 matches any. */
+/** Delete a node; @p version -1 matches any. Its own codes: ZKR_ENONODE,
+ *  ZKR_EBADVERSION, ZKR_ENOTEMPTY (the node has children). */
 ZKR_EXTERN int zkr_delete(zkr_client_t *client, const char *path,
                           int version);
 
@@ -270,13 +288,15 @@ ZKR_EXTERN int zkr_exists(zkr_client_t *client, const char *path,
 
 /**
  * Read a node's data. @p data receives a NUL-terminated copy (the NUL is
- * not counted in @p len); free it with zkr_free(). @p stat may be NULL.
+ * not counted in @p len); free it with zkr_free(). @p len and @p stat may
+ * be NULL. Its own codes: ZKR_ENONODE; ZKR_EINVAL also for NULL data.
  */
 ZKR_EXTERN int zkr_get(zkr_client_t *client, const char *path, char **data,
                        size_t *len, zkr_stat_t *stat);
 
 /** Write a node's data if its version is @p version (-1: any). @p stat may
- *  be NULL. */
+ *  be NULL. Its own codes: ZKR_ENONODE, ZKR_EBADVERSION; ZKR_EINVAL also
+ *  for data NULL with len > 0. */
 ZKR_EXTERN int zkr_set(zkr_client_t *client, const char *path,
                        const void *data, size_t len, int version,
                        zkr_stat_t *stat);
@@ -285,15 +305,20 @@ ZKR_EXTERN int zkr_set(zkr_client_t *client, const char *path,
  * List children (names, not paths), in the server's order.
  * @param names receives an array of @p count strings; free it with
  *        zkr_strings_free(names, count).
+ * Its own codes: ZKR_ENONODE; ZKR_EINVAL also for NULL names or count.
  */
 ZKR_EXTERN int zkr_children(zkr_client_t *client, const char *path,
                             char ***names, int *count);
 
 /** Create @p path and any missing parents as persistent nodes; succeeds if
- *  it exists already. */
+ *  it exists already. Its own code: ZKR_ENOCHILDRENFOREPHEMERALS (a prefix
+ *  is an ephemeral node). */
 ZKR_EXTERN int zkr_ensure_path(zkr_client_t *client, const char *path);
 
-/** Delete @p path and everything below it; ZKR_OK if it did not exist. */
+/** Delete @p path and everything below it, child by child (not atomic:
+ *  on an error part of it may be gone); ZKR_OK if it did not exist. For
+ *  "/" only the children go. Its own codes: none beyond the list above
+ *  (ZKR_ENONODE and ZKR_ENOTEMPTY from racing clients are handled). */
 ZKR_EXTERN int zkr_delete_recursive(zkr_client_t *client, const char *path);
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -302,6 +327,7 @@ ZKR_EXTERN int zkr_delete_recursive(zkr_client_t *client, const char *path);
  * Check a znode path: absolute, no empty, "." or ".." components, no
  * trailing slash (except "/"), no control characters, under 4096 bytes.
  * @return ZKR_OK or ZKR_EBADPATH (ZKR_EINVAL for NULL).
+ * Ownership: @p path is only read.
  * Thread safety: any thread.
  */
 ZKR_EXTERN int zkr_path_validate(const char *path);
@@ -318,7 +344,8 @@ ZKR_EXTERN int zkr_path_join(const char *parent, const char *child,
  * Parse the 10-digit sequence suffix of a sequential node's name. The
  * server's counter is a signed 32-bit number and wraps to negative after
  * 2147483647; zkr orders by this number, not by text.
- * @return ZKR_OK or ZKR_EINVAL (no valid suffix).
+ * @return ZKR_OK or ZKR_EINVAL (NULL argument, or no valid suffix).
+ * Ownership: @p name is only read; *seq is the caller's.
  * Thread safety: any thread.
  */
 ZKR_EXTERN int zkr_seq_parse(const char *name, int32_t *seq);
@@ -330,9 +357,9 @@ ZKR_EXTERN void zkr_free(void *p);
  *  thread. */
 ZKR_EXTERN void zkr_strings_free(char **names, int count);
 
-/** Name of a state ("CONNECTED"); never NULL ("UNKNOWN" for values outside
- *  zkr_state_t). Ownership: static storage, do not free. Thread safety: any
- *  thread. */
+/** @return the name of a state ("CONNECTED"); never NULL ("UNKNOWN" for
+ *  values outside zkr_state_t). Ownership: static storage, do not free.
+ *  Thread safety: any thread. */
 ZKR_EXTERN const char *zkr_state_name(zkr_state_t state);
 
 #ifdef __cplusplus
