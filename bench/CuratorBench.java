@@ -191,16 +191,21 @@ public final class CuratorBench {
         return b;
     }
 
+    /** Untimed warm-up of the queue code paths on a separate path. */
+    private static void warmQueue(CuratorFramework c, String base) throws Exception {
+        SimpleDistributedQueue warm = new SimpleDistributedQueue(c, base + "/warmup");
+        for (int i = 0; i < WARMUP; i++) {
+            warm.offer(item(i));
+        }
+        for (int i = 0; i < WARMUP; i++) {
+            warm.take();
+        }
+    }
+
     private static double queue(String hosts, String base, int n, boolean take)
             throws Exception {
         try (CuratorFramework c = connect(hosts)) {
-            SimpleDistributedQueue warm = new SimpleDistributedQueue(c, base + "/warmup");
-            for (int i = 0; i < WARMUP; i++) {
-                warm.offer(item(i));
-            }
-            for (int i = 0; i < WARMUP; i++) {
-                warm.take();
-            }
+            warmQueue(c, base);
             SimpleDistributedQueue q = new SimpleDistributedQueue(c, base + "/queue");
             byte[][] items = new byte[n][];
             for (int i = 0; i < n; i++) {
@@ -236,13 +241,7 @@ public final class CuratorBench {
             throws Exception {
         List<CuratorFramework> clients = new ArrayList<>(k);
         try (CuratorFramework c = connect(hosts)) {
-            SimpleDistributedQueue warm = new SimpleDistributedQueue(c, base + "/warmup");
-            for (int i = 0; i < WARMUP; i++) {
-                warm.offer(item(i));
-            }
-            for (int i = 0; i < WARMUP; i++) {
-                warm.take();
-            }
+            warmQueue(c, base);
             String path = base + "/queue";
             SimpleDistributedQueue filler = new SimpleDistributedQueue(c, path);
             for (int i = 0; i < n; i++) {

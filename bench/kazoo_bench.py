@@ -159,15 +159,20 @@ def item(i):
     return data
 
 
+def warm_queue(client, base):
+    """Untimed warm-up of the queue code paths on a separate path."""
+    warm = client.Queue(base + "/warmup")
+    for i in range(WARMUP):
+        warm.put(item(i))
+    for i in range(WARMUP):
+        if warm.get() is None:
+            raise RuntimeError("warm-up queue ran dry")
+
+
 def queue(hosts, base, n, take):
     client = connect(hosts)
     try:
-        warm = client.Queue(base + "/warmup")
-        for i in range(WARMUP):
-            warm.put(item(i))
-        for i in range(WARMUP):
-            if warm.get() is None:
-                raise RuntimeError("warm-up queue ran dry")
+        warm_queue(client, base)
         q = client.Queue(base + "/queue")
         items = [item(i) for i in range(n)]
         t0 = time.perf_counter()
@@ -195,12 +200,7 @@ def queue_take_many(hosts, base, k, n):
     try:
         client = connect(hosts)
         clients.append(client)
-        warm = client.Queue(base + "/warmup")
-        for i in range(WARMUP):
-            warm.put(item(i))
-        for i in range(WARMUP):
-            if warm.get() is None:
-                raise RuntimeError("warm-up queue ran dry")
+        warm_queue(client, base)
         path = base + "/queue"
         filler = client.Queue(path)
         for i in range(n):

@@ -58,12 +58,7 @@ static void q_destroy(zkr__obj_t *o)
     items_free(q->doubt);
     items_free(q->orphans);
     items_free(q->reclaim);
-    while (q->marks) {
-        qmark_t *k = q->marks;
-        q->marks = k->next;
-        free(k->path);
-        free(k);
-    }
+    zkr__q_marks_free(q->marks);
     free(q->ensuring);
     free(q->path);
     free(q->leases);
@@ -86,12 +81,7 @@ qctx_t *zkr__q_ctx_new(zkr_queue_t *q)
 
 static void ctx_release(qctx_t *x)
 {
-    while (x->marks) { /* only if a claim's context ends unanswered */
-        qmark_t *k = x->marks;
-        x->marks = k->next;
-        free(k->path);
-        free(k);
-    }
+    zkr__q_marks_free(x->marks); /* a claim's context ended unanswered */
     free(x->name);
     zkr__q_item_free(x->it);
     for (int i = 0; i < x->nits; i++)

@@ -184,7 +184,7 @@ static void mark_abandon(zkr_queue_t *q, qmark_t *k, int rc)
     mark_free(k);
 }
 
-static void marks_drop(qmark_t *list)
+void zkr__q_marks_free(qmark_t *list)
 {
     while (list) {
         qmark_t *next = list->next;
@@ -332,7 +332,7 @@ static void claim_cb(zkr__op_t *op, int rc)
     x->marks = NULL;
     x->nmarks = 0;
     if (rc == ZKR_OK) {
-        marks_drop(marks); /* deleted */
+        zkr__q_marks_free(marks); /* deleted */
         if (kind == QK_PLAIN)
             drop_markers(q, x->its, n);
         for (int i = 0; i < n; i++) {

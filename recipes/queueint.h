@@ -217,6 +217,8 @@ void zkr__q_qlist_unref(qlist_t *l);
 /* ---- queueclaim.c (callers hold q->obj.mu) ---- */
 void zkr__q_pump(zkr_queue_t *q);
 void zkr__q_resolve(zkr_queue_t *q);
+/* Free a list of markers (not their nodes). Accepts NULL. */
+void zkr__q_marks_free(qmark_t *list);
 /* Send the deletes of markers waiting in q->marks (when connected). */
 void zkr__q_send_marks(zkr_queue_t *q);
 /* A listing of shard (its oldest item min_seq, if has_min) was made: now

@@ -234,6 +234,26 @@ static int wait_calls(struct pending *p, int ms)
     return atomic_load(&p->calls);
 }
 
+/* Replies to consumer @p bq are dropped and it starts a take (checked
+ * as @p what); then wait (bounded) until the server shows the claim
+ * applied: @p dq's size is @p left. Returns the size seen last. */
+static size_t take_reply_lost(zkt_proxy_t *px, zkr_queue_t *bq,
+                              zkr_queue_t *dq, struct pending *p,
+                              size_t left, const char *what)
+{
+    size_t n = 0;
+    zkt_proxy(px, "blackhole down");
+    memset(p, 0, sizeof *p);
+    is(zkr_queue_take_async(bq, take_cb, p), ZKR_OK, "%s", what);
+    for (int i = 0; i < 250; i++) {
+        zkr_queue_size(dq, &n);
+        if (n == left)
+            break;
+        zkt_sleep_ms(20);
+    }
+    return n;
+}
+
 static void leased_items(const char *hosts)
 {
     zkr_client_t *cl = zkt_client(hosts, 8000);
@@ -305,16 +325,7 @@ static void lost_reply_cut(const char *hosts, zkt_proxy_t *px)
     is(zkr_queue_take(bq, 5000, &d, &len), ZKR_OK, "cut: took 1");
     zkr_free(d);
     zkt_sleep_ms(300); /* item 2 is read ahead */
-    zkt_proxy(px, "blackhole down");
-    memset(&p, 0, sizeof p);
-    is(zkr_queue_take_async(bq, take_cb, &p), ZKR_OK,
-       "cut: take 2, replies lost");
-    for (int i = 0; i < 250; i++) {
-        zkr_queue_size(dq, &n);
-        if (n == 0)
-            break;
-        zkt_sleep_ms(20);
-    }
+    n = take_reply_lost(px, bq, dq, &p, 0, "cut: take 2, replies lost");
     is((long)n, 0, "cut: the server applied the claim of 2");
     zkt_proxy(px, "blackhole off");
     zkt_proxy(px, "cut");
@@ -356,15 +367,7 @@ static void expiry_in_doubt(const char *hosts, zkt_proxy_t *px)
     is_str(d, "1", "item 1");
     zkr_free(d);
     zkt_sleep_ms(300); /* the next items are read ahead */
-    zkt_proxy(px, "blackhole down");
-    memset(&p, 0, sizeof p);
-    is(zkr_queue_take_async(bq, take_cb, &p), ZKR_OK, "take 2, replies lost");
-    for (int i = 0; i < 250; i++) {
-        zkr_queue_size(dq, &n);
-        if (n == 1)
-            break;
-        zkt_sleep_ms(20);
-    }
+    n = take_reply_lost(px, bq, dq, &p, 1, "take 2, replies lost");
     is((long)n, 1, "the server applied the claim of 2");
     is(children(dc, "/q/expiry/leases"), 1, "its marker exists");
     zkt_proxy(px, "blackhole both");
